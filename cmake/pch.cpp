@@ -1,0 +1,1 @@
+// Empty translation unit that owns the shared LibTorch precompiled header (see Helpers.cmake).
