@@ -1,0 +1,56 @@
+// The one tokenizer interface every consumer uses (data pipeline, chat masks, generation, export).
+// Implementations: byte-level BPE and byte-fallback BPE from tokenizer.json, SentencePiece .model files,
+// and vocabularies stored in GGUF metadata.
+//
+// Special tokens are never parsed out of user text: encode() treats "<|im_end|>" in its input as plain
+// text. Special tokens enter only by id (e.g. from the chat template renderer) or through the explicit
+// encode_with_special() option.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tailor::data {
+
+using TokenId = int32_t;
+
+struct SpecialTokens {
+  std::optional<TokenId> bos, eos, pad, unk;
+  std::vector<TokenId> eos_ids;  // every id that ends generation (eos plus e.g. <|im_end|>, <|eot_id|>)
+  bool add_bos = false;          // the model expects BOS at the start of every sequence
+  bool add_eos = false;
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // path: an HF model folder, a folder holding only tokenizer files, a tokenizer.json, a SentencePiece
+  // .model, or a .gguf file. Throws InputError naming the file and the problem.
+  static std::unique_ptr<Tokenizer> load(const std::filesystem::path& path);
+
+  // Plain text to ids. No BOS/EOS are added and special-token strings are ordinary text.
+  // Invalid UTF-8: byte-fallback tokens where the vocabulary has them, otherwise InputError.
+  virtual std::vector<TokenId> encode(std::string_view text) const = 0;
+  // The explicit opposite: added/special tokens written in the text are matched as tokens.
+  virtual std::vector<TokenId> encode_with_special(std::string_view text) const = 0;
+  // ids to text; skip_special drops special (control) tokens.
+  virtual std::string decode(std::span<const TokenId> ids, bool skip_special = false) const = 0;
+
+  virtual size_t vocab_size() const = 0;  // including added tokens
+  virtual std::optional<TokenId> token_to_id(std::string_view token) const = 0;
+  virtual std::string id_to_token(TokenId id) const = 0;  // the vocabulary's spelling of the token
+  virtual bool is_special(TokenId id) const = 0;
+
+  virtual const SpecialTokens& special_tokens() const = 0;
+  // The model's chat template (tokenizer_config.json, chat_template.jinja or GGUF), empty if none.
+  virtual const std::string& chat_template() const = 0;
+};
+
+}  // namespace tailor::data
