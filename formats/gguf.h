@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <map>
 #include <variant>
 #include <vector>
 
@@ -120,9 +120,9 @@ class GgufFile {
   uint32_t alignment_ = kGgufDefaultAlignment;
   uint64_t data_offset_ = 0;
   std::vector<GgufKeyValue> metadata_;
-  std::unordered_map<std::string_view, size_t> key_index_;
+  std::map<std::string, size_t, std::less<>> key_index_;
   std::vector<GgufTensorInfo> tensors_;
-  std::unordered_map<std::string_view, size_t> tensor_index_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;
 };
 
 // Rows [r0, r1) of a tensor (a row = ne[0] elements) as float32 into out[(r1 - r0) * ne[0]].

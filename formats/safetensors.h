@@ -9,7 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "formats/mapped_file.h"
@@ -36,7 +36,7 @@ class SafetensorsFile {
  private:
   std::shared_ptr<const MappedFile> file_;
   std::vector<TensorView> tensors_;
-  std::unordered_map<std::string_view, size_t> by_name_;
+  std::map<std::string, size_t, std::less<>> by_name_;  // owns its keys so copies stay valid
   std::map<std::string, std::string> metadata_;
 };
 
@@ -57,7 +57,7 @@ class SafetensorsCheckpoint {
  private:
   std::filesystem::path path_;
   std::vector<SafetensorsFile> shards_;
-  std::unordered_map<std::string_view, const TensorView*> by_name_;
+  std::map<std::string, std::pair<size_t, size_t>, std::less<>> by_name_;  // name -> (shard, tensor)
 };
 
 // Writes one file atomically in the reference writer's layout: tensors ordered by dtype (widest
