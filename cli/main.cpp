@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
       return fail(2, std::string("unknown verb '") + argv[1] + "' (run 'tailor --help' for the list)");
     return fail(2, e.what());
   } catch (const tailor::InputError& e) {
-    return fail(2, e.what());
+    std::cerr << "tailor: error: " << e.what() << "\n";  // ours: may list several problems, one per line
+    return 2;
   } catch (const c10::Error& e) {
     return fail(1, e.what_without_backtrace());
   } catch (const std::exception& e) {
