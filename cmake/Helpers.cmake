@@ -12,6 +12,10 @@ target_precompile_headers(tailor_pch PRIVATE "${PROJECT_SOURCE_DIR}/cmake/torch_
 #   TORCH: the library uses LibTorch (links it and reuses the shared precompiled header).
 function(tailor_library name)
   cmake_parse_arguments(ARG "TORCH" "" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_SOURCES)  # a folder whose first files have not landed yet
+    message(STATUS "${name}: no sources yet, not built")
+    return()
+  endif()
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC "${PROJECT_SOURCE_DIR}" "${PROJECT_BINARY_DIR}/generated")
   target_compile_options(${name} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${TAILOR_WARNINGS}>)
