@@ -2,7 +2,7 @@
 //
 // Derived tolerance: every op is also computed in float64 ("exact") from the same (already rounded)
 // inputs; the fused result's relative error against exact must be at most twice the reference's error in
-// the same precision, plus a tiny epsilon (one float32 unit roundoff, 2^-24) for outputs of a handful of
+// the same precision, plus a tiny epsilon (four float32 unit roundoffs, 2^-22) for outputs of a handful of
 // elements where the reference happens to round luckily. Gradients get the same treatment through a random upstream gradient.
 #pragma once
 
