@@ -29,6 +29,7 @@ using nlohmann::json;
 // tensors / longer names than limits.md allows, while parsing (before the values are built).
 json parse_header(const std::filesystem::path& file, std::string_view text) {
   std::unordered_set<std::string> names, fields;
+  size_t tensor_count = 0;
   auto guard = [&](int depth, json::parse_event_t event, json& parsed) {
     if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) && depth > 2)
       fail(file, "header nests deeper than a safetensors header can");
@@ -40,7 +41,7 @@ json parse_header(const std::filesystem::path& file, std::string_view text) {
         fail(file, "tensor name of " + std::to_string(key.size()) + " bytes exceeds the limit of " +
                        std::to_string(kSafetensorsMaxNameBytes));
       if (!names.insert(key).second) fail_tensor(file, key, "duplicate tensor name in the header");
-      if (names.size() > kSafetensorsMaxTensors + 1)
+      if (key != "__metadata__" && ++tensor_count > kSafetensorsMaxTensors)
         fail(file, "header lists more than " + std::to_string(kSafetensorsMaxTensors) + " tensors");
     } else if (depth == 2 && !fields.insert(key).second) {
       fail(file, "duplicate field '" + key + "' in the header");
