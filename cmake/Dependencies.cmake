@@ -30,6 +30,7 @@ tailor_find_config(GTest libgtest-dev)
 tailor_find_pkgconfig(SENTENCEPIECE sentencepiece libsentencepiece-dev)
 tailor_find_pkgconfig(PCRE2 libpcre2-8 libpcre2-dev)
 tailor_find_pkgconfig(XXHASH libxxhash libxxhash-dev)
+tailor_find_pkgconfig(ICU icu-uc libicu-dev)  # Unicode normalization (NFC) for tokenizers
 find_package(HDF5 QUIET COMPONENTS C CXX)
 if(NOT HDF5_FOUND)
   tailor_missing("HDF5 (C and C++ API)" "Install the Debian package 'libhdf5-dev' (or run scripts/setup).")

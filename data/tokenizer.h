@@ -53,4 +53,9 @@ class Tokenizer {
   virtual const std::string& chat_template() const = 0;
 };
 
+// Encodes many texts on `threads` worker threads (0: one per hardware thread); results in input order.
+// encode() is thread-safe: each thread keeps its own cache of merged words.
+std::vector<std::vector<TokenId>> encode_batch(const Tokenizer& tokenizer, std::span<const std::string_view> texts,
+                                               unsigned threads = 0, bool with_special = false);
+
 }  // namespace tailor::data
