@@ -13,7 +13,7 @@ TOOL = os.environ.get("TAILOR_FORMATS_TOOL", str(harness.BINARY_DIR / "tests" / 
 
 def run_tool(*args, expect_ok=True):
     """Returns (returncode, parsed stdout JSON or None, stderr). A crash (signal) always fails the test."""
-    proc = subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([TOOL, *map(str, args)], capture_output=True, text=True, errors="replace", timeout=300)
     harness.expect(proc.returncode in (0, 2), f"formats_tool {args} crashed or misbehaved (rc {proc.returncode}):\n{proc.stderr}")
     if expect_ok and proc.returncode != 0:
         raise AssertionError(f"formats_tool {args} failed:\n{proc.stderr}")
