@@ -150,18 +150,55 @@ Str replace(Interpreter& in, const Str& s, const std::string& old, const Str& wi
   return out;
 }
 
-// ASCII case mapping keeps byte lengths, so data spans stay aligned.
+// Case mapping for ASCII, Latin-1, Latin Extended-A, Greek and Cyrillic: the mapped characters keep
+// their UTF-8 length, so data spans stay aligned. Other scripts are left as they are.
+uint32_t to_lower_cp(uint32_t c) {
+  if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) ||
+      (c >= 0x410 && c <= 0x42F))
+    return c + 0x20;
+  if (c >= 0x400 && c <= 0x40F) return c + 0x50;
+  if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+    bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+    if (odd_upper ? (c & 1) : !(c & 1)) return c + 1;
+  }
+  return c;
+}
+uint32_t to_upper_cp(uint32_t c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) ||
+      (c >= 0x430 && c <= 0x44F))
+    return c - 0x20;
+  if (c >= 0x450 && c <= 0x45F) return c - 0x50;
+  if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+    bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+    if (odd_upper ? !(c & 1) : (c & 1)) return c - 1;
+  }
+  return c;
+}
+bool is_cased(uint32_t c) { return to_lower_cp(c) != c || to_upper_cp(c) != c || c == 0xDF; }
+
 Str map_case(const Str& s, int mode) {  // 0 lower, 1 upper, 2 title, 3 capitalize
   Str out = s;
-  bool word_start = true;
-  for (size_t i = 0; i < out.text.size(); ++i) {
-    char& c = out.text[i];
-    bool alpha = std::isalpha(static_cast<unsigned char>(c));
-    if (mode == 0) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    else if (mode == 1) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    else if (mode == 2) c = static_cast<char>(word_start ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
-    else c = static_cast<char>(i == 0 ? std::toupper(static_cast<unsigned char>(c)) : std::tolower(static_cast<unsigned char>(c)));
-    word_start = !alpha && !(static_cast<unsigned char>(c) & 0x80);
+  std::string& t = out.text;
+  bool previous_cased = false;
+  size_t index = 0;
+  for (size_t i = 0; i < t.size(); ++index) {
+    unsigned char lead = static_cast<unsigned char>(t[i]);
+    size_t len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (i + len > t.size()) len = 1;
+    uint32_t cp = len == 1 ? lead : lead & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(t[i + k]) & 0x3F);
+    bool upper = mode == 1 || (mode == 2 && !previous_cased) || (mode == 3 && index == 0);
+    uint32_t mapped = upper ? to_upper_cp(cp) : to_lower_cp(cp);
+    previous_cased = is_cased(cp);
+    if (mapped != cp) {
+      if (len == 1) {
+        t[i] = static_cast<char>(mapped);
+      } else {  // two-byte sequences only, by construction of the tables
+        t[i] = static_cast<char>(0xC0 | (mapped >> 6));
+        t[i + 1] = static_cast<char>(0x80 | (mapped & 0x3F));
+      }
+    }
+    i += len;
   }
   return out;
 }

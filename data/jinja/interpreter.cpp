@@ -130,31 +130,12 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const std::shared_ptr<Scop
       }
       case Stmt::Kind::SetBlock: {
         Value value = Value::from(capture(stmt.body, scope));
-        if (stmt.expr) {
-          // The filter chain's innermost input is null: substitute the captured block.
-          std::vector<const Expr*> chain;
-          for (const Expr* f = stmt.expr.get(); f; f = f->a.get()) chain.push_back(f);
-          for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-            Array args;
-            Kwargs kwargs;
-            eval_args((*it)->args, scope, args, kwargs);
-            value = filter((*it)->name, value, args, kwargs);
-          }
-        }
+        if (stmt.expr) value = apply_filter_chain(*stmt.expr, std::move(value), scope);
         scope->vars[stmt.targets[0]] = std::move(value);
         return Flow::Normal;
       }
       case Stmt::Kind::FilterBlock: {
-        Value value = Value::from(capture(stmt.body, scope));
-        std::vector<const Expr*> chain;
-        for (const Expr* f = stmt.expr.get(); f; f = f->a.get()) chain.push_back(f);
-        for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-          Array args;
-          Kwargs kwargs;
-          eval_args((*it)->args, scope, args, kwargs);
-          value = filter((*it)->name, value, args, kwargs);
-        }
-        emit(to_str(value));
+        emit(to_str(apply_filter_chain(*stmt.expr, Value::from(capture(stmt.body, scope)), scope)));
         return Flow::Normal;
       }
       case Stmt::Kind::Macro:
@@ -186,6 +167,19 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const std::shared_ptr<Scop
     throw InputError("line " + std::to_string(stmt.line) + ": " + e.what());
   }
   return Flow::Normal;
+}
+
+// {% filter f | g %} and {% set x | f %}: the chain's innermost input is null; `input` takes its place.
+Value Interpreter::apply_filter_chain(const Expr& chain, Value input, const std::shared_ptr<Scope>& scope) {
+  std::vector<const Expr*> filters;
+  for (const Expr* f = &chain; f; f = f->a.get()) filters.push_back(f);
+  for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
+    Array args;
+    Kwargs kwargs;
+    eval_args((*it)->args, scope, args, kwargs);
+    input = filter((*it)->name, input, args, kwargs);
+  }
+  return input;
 }
 
 Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, const std::shared_ptr<Scope>& scope) {

@@ -41,6 +41,7 @@ class Interpreter {
   void eval_args(const std::vector<Arg>& in, const std::shared_ptr<Scope>& scope, Array& args, Kwargs& kwargs);
   Value make_macro(const Stmt& stmt, const std::shared_ptr<Scope>& scope, const Value& caller);
   Str capture(const Body& body, const std::shared_ptr<Scope>& scope);
+  Value apply_filter_chain(const Expr& chain, Value input, const std::shared_ptr<Scope>& scope);
   void emit(const Str& s);
   void assign(Scope& scope, const std::vector<std::string>& targets, const Value& value, int line);
 

@@ -36,6 +36,8 @@ class Lexer {
   Lexer(std::string_view src, const LexOptions& opt) : src_(src), opt_(opt) {}
 
   std::vector<Token> run() {
+    // Jinja2 drops a single trailing newline of the template (keep_trailing_newline=False).
+    if (!src_.empty() && src_.back() == '\n') src_.remove_suffix(1);
     size_t pos = 0;
     while (pos < src_.size()) {
       size_t open = find_open(pos);

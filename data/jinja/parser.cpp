@@ -589,9 +589,9 @@ class Parser {
         if (is_op("(")) {
           t->args = parse_call_args();
         } else if (peek().kind == Token::Kind::String || peek().kind == Token::Kind::Int ||
-                   peek().kind == Token::Kind::Float ||
-                   (peek().kind == Token::Kind::Name && !is_name("and") && !is_name("or") && !is_name("else") &&
-                    !is_name("if") && !is_name("is") && !is_name("in") && !is_name("not"))) {
+                   peek().kind == Token::Kind::Float || is_op("[") || is_op("{") ||
+                   (peek().kind == Token::Kind::Name && !is_name("and") && !is_name("or") && !is_name("else"))) {
+          // Like Jinja2: one argument may follow a test name without parentheses (`is divisibleby 3`).
           Arg a;
           a.value = parse_postfix(parse_primary());
           t->args.push_back(std::move(a));
