@@ -1,0 +1,202 @@
+#include "kernels/bench_kernels.h"
+
+#include <ATen/ATen.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "kernels/glu.h"
+#include "kernels/linear_cross_entropy.h"
+#include "kernels/rms_norm.h"
+
+extern char** environ;
+
+namespace tailor::kernels {
+namespace {
+
+// One benchmark: builds its inputs once, then `step` runs forward + backward under a mode.
+struct BenchCase {
+  std::string shape;
+  std::function<std::function<void(KernelMode)>(const KernelBenchOptions&)> setup;
+};
+
+at::Tensor leaf(at::Tensor t) { return t.requires_grad_(true); }
+
+void backward_of(const at::Tensor& out) {
+  if (out.dim() == 0) out.backward();
+  else out.backward(at::ones_like(out));
+}
+
+std::map<std::string, BenchCase> bench_cases(const KernelBenchOptions& o) {
+  std::map<std::string, BenchCase> cases;
+  cases["rms_norm"] = {"x [8192, 2048] f32", [](const KernelBenchOptions&) {
+                         auto x = leaf(at::randn({8192, 2048})), w = leaf(at::randn({2048}));
+                         return [=](KernelMode m) { backward_of(rms_norm(x, w, 1e-6, false, m)); };
+                       }};
+  cases["swiglu"] = {"gate, up [8192, 5632] f32", [](const KernelBenchOptions&) {
+                       auto g = leaf(at::randn({8192, 5632})), u = leaf(at::randn({8192, 5632}));
+                       return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::silu, m)); };
+                     }};
+  cases["geglu"] = {"gate, up [8192, 5632] f32", [](const KernelBenchOptions&) {
+                      auto g = leaf(at::randn({8192, 5632})), u = leaf(at::randn({8192, 5632}));
+                      return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::gelu_tanh, m)); };
+                    }};
+  cases["linear_cross_entropy"] = {
+      std::to_string(o.ce_tokens) + " tokens x " + std::to_string(o.ce_vocab) + " vocab, hidden " +
+          std::to_string(o.ce_hidden) + " f32",
+      [](const KernelBenchOptions& opt) {
+        auto h = leaf(at::randn({opt.ce_tokens, opt.ce_hidden}));
+        auto w = leaf(at::randn({opt.ce_vocab, opt.ce_hidden}) * 0.05);
+        auto labels = at::randint(opt.ce_vocab, {opt.ce_tokens}, at::kLong);
+        return [=](KernelMode m) { backward_of(linear_cross_entropy(h, w, labels, m)); };
+      }};
+  return cases;
+}
+
+int64_t status_kib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(std::string(key).size()));
+  return -1;
+}
+
+int64_t meminfo_available_kib() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  int64_t value;
+  std::string unit;
+  while (in >> key >> value >> unit)
+    if (key == "MemAvailable:") return value;
+  return -1;
+}
+
+struct ChildResult {
+  bool ok = false;
+  double ms = 0;
+  int64_t baseline_kib = 0, peak_kib = 0;
+  std::string error;
+};
+
+ChildResult run_child(const KernelBenchOptions& o, const std::string& op, const std::string& mode) {
+  std::vector<std::string> args{o.executable, "bench", "kernels", "--child", op + ":" + mode,
+                                "--ce-tokens", std::to_string(o.ce_tokens), "--ce-vocab", std::to_string(o.ce_vocab),
+                                "--ce-hidden", std::to_string(o.ce_hidden), "--repeats", std::to_string(o.repeats)};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int pipe_fds[2];
+  ChildResult r;
+  if (pipe(pipe_fds) != 0) return r;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  pid_t pid;
+  int err = posix_spawn(&pid, o.executable.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while (err == 0 && (n = read(pipe_fds[0], buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+  close(pipe_fds[0]);
+  if (err != 0) {
+    r.error = "spawn failed";
+    return r;
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    r.error = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status)) : "child failed";
+    return r;
+  }
+  r.ok = std::sscanf(text.c_str(), "ms=%lf baseline_kib=%ld peak_kib=%ld", &r.ms, &r.baseline_kib, &r.peak_kib) == 3;
+  if (!r.ok) r.error = "unreadable child output: " + text;
+  return r;
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << v;
+  return s.str();
+}
+
+}  // namespace
+
+std::vector<std::string> kernel_bench_ops() { return {"rms_norm", "swiglu", "geglu", "linear_cross_entropy"}; }
+
+void run_kernel_bench_child(const KernelBenchOptions& options, const std::string& op, const std::string& mode_name,
+                            std::ostream& out) {
+  auto cases = bench_cases(options);
+  auto it = cases.find(op);
+  if (it == cases.end()) throw InputError("bench kernels: unknown op '" + op + "'");
+  const KernelMode mode = parse_kernel_mode(mode_name);
+  at::manual_seed(0);
+  auto step = it->second.setup(options);
+  const int64_t baseline = status_kib("VmRSS:");
+  const int repeats = op == "linear_cross_entropy" ? 1 : std::max(1, options.repeats);
+  if (repeats > 1) step(mode);  // warm-up (one-time allocations, thread pool start)
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    step(mode);
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  out << "ms=" << times[times.size() / 2] << " baseline_kib=" << baseline << " peak_kib=" << status_kib("VmHWM:")
+      << "\n";
+}
+
+int run_kernel_bench(const KernelBenchOptions& options, std::ostream& out) {
+  auto cases = bench_cases(options);
+  auto ops = options.ops.empty() ? kernel_bench_ops() : options.ops;
+  out << "CPU, " << at::get_num_threads() << " threads; forward + backward; time is the median of "
+      << options.repeats << " (1 for linear_cross_entropy); peak = extra resident memory over the inputs\n";
+  out << std::left << std::setw(22) << "op" << std::setw(52) << "shape" << std::right << std::setw(10) << "ref ms"
+      << std::setw(10) << "fused ms" << std::setw(9) << "speedup" << std::setw(12) << "ref MiB" << std::setw(12)
+      << "fused MiB" << std::setw(10) << "mem ratio" << "\n";
+  int failures = 0;
+  for (const auto& op : ops) {
+    auto it = cases.find(op);
+    if (it == cases.end()) throw InputError("bench kernels: unknown op '" + op + "'");
+    ChildResult ref, fused = run_child(options, op, "fused");
+    if (op == "linear_cross_entropy") {
+      // The reference holds about three float32 [tokens x vocab] tensors at once; do not push the machine into OOM.
+      const int64_t need_kib = 3 * options.ce_tokens * options.ce_vocab * 4 / 1024 + (1 << 20);
+      const int64_t avail = meminfo_available_kib();
+      if (avail >= 0 && avail < need_kib) {
+        ref.error = "skipped: needs ~" + std::to_string(need_kib >> 20) + " GiB, " + std::to_string(avail >> 20) +
+                    " GiB available";
+      } else {
+        ref = run_child(options, op, "reference");
+      }
+    } else {
+      ref = run_child(options, op, "reference");
+    }
+    auto mib = [](const ChildResult& r) { return double(r.peak_kib - r.baseline_kib) / 1024.0; };
+    out << std::left << std::setw(22) << op << std::setw(52) << it->second.shape << std::right;
+    out << std::setw(10) << (ref.ok ? fixed(ref.ms, 1) : "-") << std::setw(10) << (fused.ok ? fixed(fused.ms, 1) : "-")
+        << std::setw(9) << (ref.ok && fused.ok ? fixed(ref.ms / fused.ms, 2) + "x" : "-") << std::setw(12)
+        << (ref.ok ? fixed(mib(ref), 0) : "-") << std::setw(12) << (fused.ok ? fixed(mib(fused), 0) : "-")
+        << std::setw(10) << (ref.ok && fused.ok ? fixed(mib(ref) / std::max(mib(fused), 1.0), 1) + "x" : "-") << "\n";
+    for (const auto* r : {&ref, &fused})
+      if (!r->ok) {
+        out << "  " << (r == &ref ? "reference" : "fused") << ": " << r->error << "\n";
+        if (r->error.rfind("skipped", 0) != 0) ++failures;
+      }
+  }
+  return failures ? 1 : 0;
+}
+
+}  // namespace tailor::kernels
