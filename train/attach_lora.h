@@ -1,0 +1,20 @@
+// Puts an adapter on a loaded model: every projection the adapter config targets (read from the
+// architecture table through the model's linear slots) is wrapped in a LoraLinear, modules_to_save get
+// trainable copies, and every base weight is frozen. The model's forward then runs base + adapter.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "lora/adapter.h"
+#include "lora/quantized_weight.h"
+#include "models/decoder.h"
+
+namespace tailor::train {
+
+// Turns a frozen dense base weight into a quantized one (QLoRA); null keeps bases dense.
+using BaseQuantizer = std::function<std::shared_ptr<lora::QuantizedWeight>(const at::Tensor& weight)>;
+
+lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize = {});
+
+}  // namespace tailor::train

@@ -1,0 +1,379 @@
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "core/atomic_file.h"
+#include "core/error.h"
+#include "data/chat_template.h"
+#include "data/pipeline/batch_iterator.h"
+#include "data/pipeline/data_config.h"
+#include "data/pipeline/prepare.h"
+#include "data/template_chat_encoder.h"
+#include "data/tokenizer.h"
+#include "kernels/device.h"
+#include "kernels/linear_cross_entropy.h"
+#include "models/generator.h"
+#include "models/model_loader.h"
+#include "models/sequence_layout.h"
+#include "train/adamw.h"
+#include "train/attach_lora.h"
+#include "train/checkpoint.h"
+#include "train/decoder_kernels.h"
+#include "train/grad_accumulation.h"
+#include "train/grad_clip.h"
+#include "train/lr_schedule.h"
+#include "train/metrics.h"
+#include "train/nonfinite.h"
+#include "train/progress.h"
+#include "train/report.h"
+#include "train/rng_state.h"
+#include "train/stop_signal.h"
+
+namespace tailor::train {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+at::Device pick_device(const std::string& wanted) {
+  bool have_cuda = kernels::cuda_device_count() > 0;
+  if (wanted == "cuda" && !have_cuda) throw InputError("train.device: cuda requested but no CUDA device is available");
+  return (wanted == "cuda" || (wanted == "auto" && have_cuda)) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+}
+
+lora::AdapterConfig adapter_config_for(const Recipe& recipe) {
+  lora::AdapterConfig config;
+  const auto& l = recipe.lora;
+  config.r = l.r;
+  config.lora_alpha = l.alpha;
+  config.lora_dropout = l.dropout;
+  config.use_rslora = l.rslora;
+  config.use_dora = l.dora;
+  config.init_lora_weights = lora::parse_lora_init(l.init == "default" ? "true" : l.init);
+  if (l.targets.size() == 1 && l.targets[0] == "all-linear") config.target_regex = "all-linear";
+  else config.target_modules = l.targets;
+  config.modules_to_save = l.modules_to_save;
+  config.base_model_name_or_path = recipe.model;
+  return config;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Everything the data side gives the loop.
+struct Data {
+  std::unique_ptr<data::Tokenizer> tokenizer;
+  std::unique_ptr<data::ChatEncoder> chat;
+  data::PrepareResult prepared;
+  std::vector<int32_t> token_bytes;  // UTF-8 bytes each token decodes to, for bits-per-byte
+};
+
+Data prepare_data(const Recipe& recipe) {
+  data::DataConfig config = data::parse_data_config(recipe.data, recipe.base_dir, recipe.source);
+  if (!config.tokenizer || !recipe.resolved["data"]["tokenizer"]) config.tokenizer = recipe.model;
+  Data d;
+  d.tokenizer = data::Tokenizer::load(*config.tokenizer);
+  d.chat = data::template_chat_encoder(*d.tokenizer, config.chat_template);
+  data::TokenizerIdentity identity{data::tokenizer_fingerprint(*config.tokenizer),
+                                   config.chat_template ? read_file(*config.chat_template) : d.tokenizer->chat_template()};
+  d.prepared = data::prepare_dataset(config, *d.tokenizer, d.chat.get(), identity);
+  d.token_bytes.resize(d.tokenizer->vocab_size());
+  for (size_t id = 0; id < d.token_bytes.size(); ++id) {
+    data::TokenId t = static_cast<data::TokenId>(id);
+    d.token_bytes[id] = d.tokenizer->is_special(t) ? 0 : static_cast<int32_t>(d.tokenizer->decode({&t, 1}).size());
+  }
+  return d;
+}
+
+struct BatchTensors {
+  at::Tensor input_ids, labels;  // [B, T] int64; labels unshifted, -100 = not trained
+  models::SequenceLayout layout;
+  int64_t trained_tokens = 0, real_tokens = 0;
+};
+
+BatchTensors to_tensors(const data::PackedBatch& batch, at::Device device) {
+  BatchTensors t;
+  auto shape = std::vector<int64_t>{batch.rows, batch.seq_len};
+  t.input_ids = at::tensor(std::vector<int64_t>(batch.input_ids.begin(), batch.input_ids.end()), at::kLong).view(shape);
+  t.labels = at::tensor(std::vector<int64_t>(batch.labels.begin(), batch.labels.end()), at::kLong).view(shape);
+  std::vector<std::vector<int64_t>> cu;
+  for (const auto& row : batch.cu_seqlens) cu.emplace_back(row.begin(), row.end());
+  t.layout = models::packed_layout(cu, batch.seq_len);
+  t.input_ids = t.input_ids.to(device);
+  t.labels = t.labels.to(device);
+  for (auto* x : {&t.layout.position_ids, &t.layout.attention_mask, &t.layout.document_ids})
+    if (x->defined()) *x = x->to(device);
+  t.trained_tokens = batch.trained_tokens;
+  t.real_tokens = batch.real_tokens;
+  return t;
+}
+
+// Mean next-token cross-entropy over the trained labels: position t predicts label t+1.
+at::Tensor causal_lm_loss(models::CausalLMImpl& model, const BatchTensors& batch, kernels::KernelMode mode) {
+  at::Tensor hidden = model.hidden_states(batch.input_ids, batch.layout);
+  auto C = hidden.size(-1);
+  at::Tensor h = hidden.slice(1, 0, -1).reshape({-1, C});
+  at::Tensor y = batch.labels.slice(1, 1).reshape({-1});
+  if (model.config().final_logit_softcapping) {  // capped logits: the fused path has no cap, compute them
+    at::Tensor logits = model.logits(hidden).slice(1, 0, -1).reshape({-1, model.config().vocab_size});
+    return at::cross_entropy_loss(logits.to(at::kFloat), y, {}, at::Reduction::Mean, -100);
+  }
+  return kernels::linear_cross_entropy(h, model.lm_head_weight(), y, mode);
+}
+
+struct EvalResult {
+  double loss = NAN, perplexity = NAN, bits_per_byte = NAN;
+  int64_t tokens = 0, bytes = 0;
+};
+
+EvalResult evaluate(models::CausalLMImpl& model, const Data& d, int64_t rows_per_batch, at::Device device,
+                    kernels::KernelMode mode) {
+  data::BatchIterator it(d.prepared.dataset, data::Split::Val, {.rows_per_batch = rows_per_batch});
+  double nll = 0;
+  EvalResult r;
+  at::NoGradGuard no_grad;
+  while (auto batch = it.next()) {
+    if (batch->trained_tokens == 0) continue;
+    BatchTensors t = to_tensors(*batch, device);
+    nll += causal_lm_loss(model, t, mode).item<double>() * t.trained_tokens;
+    r.tokens += t.trained_tokens;
+    for (size_t i = 0; i < batch->labels.size(); ++i)
+      if (batch->labels[i] >= 0) r.bytes += d.token_bytes.at(batch->labels[i]);
+  }
+  if (r.tokens == 0) return r;
+  r.loss = nll / r.tokens;
+  r.perplexity = std::exp(r.loss);
+  r.bits_per_byte = r.bytes ? nll / (std::log(2.0) * r.bytes) : NAN;
+  return r;
+}
+
+// The prompt as the model's chat template presents a user turn, ready for the assistant's reply.
+std::vector<int64_t> chat_prompt_ids(const data::Tokenizer& tokenizer, const std::string& prompt) {
+  std::vector<data::TokenId> ids;
+  if (tokenizer.chat_template().empty()) {
+    ids = tokenizer.encode(prompt);
+  } else {
+    auto rendered = data::ChatTemplate::for_tokenizer(tokenizer).render_tracked(
+        nlohmann::ordered_json::array({{{"role", "user"}, {"content", prompt}}}), {.add_generation_prompt = true});
+    // The template's own text may hold special tokens; the prompt's text never becomes one.
+    size_t at = 0;
+    auto append = [&](std::vector<data::TokenId> piece) { ids.insert(ids.end(), piece.begin(), piece.end()); };
+    std::string_view text = rendered.text;
+    for (const auto& span : rendered.data_spans) {
+      if (span.begin > at) append(tokenizer.encode_with_special(text.substr(at, span.begin - at)));
+      append(tokenizer.encode(text.substr(span.begin, span.end - span.begin)));
+      at = span.end;
+    }
+    if (at < text.size()) append(tokenizer.encode_with_special(text.substr(at)));
+  }
+  const auto& special = tokenizer.special_tokens();
+  if (special.add_bos && special.bos && (ids.empty() || ids.front() != *special.bos)) ids.insert(ids.begin(), *special.bos);
+  return {ids.begin(), ids.end()};
+}
+
+void write_samples(models::CausalLMImpl& model, const Data& d, const Recipe& recipe, const char* stage, MetricsLog& log) {
+  if (recipe.samples.empty()) return;
+  at::NoGradGuard no_grad;
+  models::SamplingOptions options;
+  options.max_new_tokens = recipe.sample_tokens;
+  for (auto id : d.tokenizer->special_tokens().eos_ids) options.stop_ids.push_back(id);
+  for (const auto& prompt : recipe.samples) {
+    auto result = models::generate(model, chat_prompt_ids(*d.tokenizer, prompt), options);
+    std::vector<data::TokenId> out(result.tokens.begin(), result.tokens.end());
+    log.write({{"kind", "sample"}, {"stage", stage}, {"prompt", prompt}, {"text", d.tokenizer->decode(out, true)}});
+  }
+}
+
+}  // namespace
+
+RunOutcome run_recipe(const Recipe& recipe) {
+  auto started = Clock::now();
+  RunOutcome outcome;
+  outcome.run_dir = recipe.output_dir;
+  fs::create_directories(outcome.run_dir);
+  const fs::path checkpoints = outcome.run_dir / "checkpoints";
+  if (recipe.train.threads > 0) at::set_num_threads(recipe.train.threads);
+  const bool terminal = ::isatty(STDOUT_FILENO);
+  Progress progress(recipe.max_steps, recipe.train.log_every, terminal);
+  const auto mode = kernels::parse_kernel_mode(recipe.train.kernels);
+  const at::Device device = pick_device(recipe.train.device);
+  const auto dtype = recipe.train.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+
+  // Resume point first: what a resumed run must reproduce is fixed before anything random happens.
+  std::optional<fs::path> resume_from;
+  if (recipe.train.resume == "auto") resume_from = find_latest_checkpoint(checkpoints);
+
+  progress.message("loading " + recipe.model);
+  models::CausalLM model = models::load_causal_lm(recipe.model, {.dtype = dtype, .device = device});
+  model->set_ops(decoder_ops(mode));
+  progress.message("preparing data");
+  Data d = prepare_data(recipe);
+  const auto& stats = d.prepared.stats;
+  auto total = stats.total();
+  progress.message("data: " + std::to_string(stats.train_rows) + " train rows, " + std::to_string(stats.val_rows) +
+                   " val rows, " + std::to_string(total.trained_tokens) + " trained tokens, packing efficiency " +
+                   std::to_string(stats.train_efficiency).substr(0, 5) + (stats.cache_hit ? " (cache)" : ""));
+
+  at::manual_seed(recipe.seed);
+  lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe));
+  auto named = adapter.named_parameters();
+  std::vector<at::Tensor> params;
+  std::vector<std::string> names;
+  for (auto& [name, p] : named) params.push_back(p), names.push_back(name);
+  AdamW optimizer(params, names,
+                  {.lr = recipe.optim.lr, .beta1 = recipe.optim.beta1, .beta2 = recipe.optim.beta2,
+                   .eps = recipe.optim.eps, .weight_decay = recipe.optim.weight_decay});
+  LrSchedule schedule{parse_schedule_kind(recipe.optim.schedule), recipe.optim.lr, recipe.optim.warmup_steps,
+                      recipe.max_steps};
+  NonFiniteGuard guard(recipe.train.max_bad_steps);
+
+  int64_t step = 0;
+  data::DataCursor cursor;
+  double elapsed_before = 0;
+  if (resume_from) {
+    TrainState state = load_checkpoint(*resume_from, adapter);
+    optimizer.load_state_tensors(state.tensors);
+    restore_rng_state(state.tensors);
+    step = state.step;
+    cursor = {state.trainer.at("data_epoch").get<int64_t>(), state.trainer.at("data_step").get<int64_t>()};
+    elapsed_before = state.trainer.value("elapsed_s", 0.0);
+    progress.message("resumed from " + resume_from->string() + " at step " + std::to_string(step));
+  }
+  MetricsLog log(outcome.run_dir / "metrics.jsonl", resume_from ? step : 0);
+  write_file_atomic(outcome.run_dir / kRecipeFile, to_yaml(recipe));
+  if (!resume_from) {
+    int64_t total_params = 0;
+    for (const auto& p : model->parameters()) total_params += p.numel();
+    log.write({{"kind", "run"}, {"recipe", recipe.name}, {"model", recipe.model}, {"output_dir", recipe.output_dir},
+               {"device", device.str()}, {"dtype", recipe.train.dtype}, {"kernels", recipe.train.kernels},
+               {"trainable_parameters", adapter.parameter_count()}, {"total_parameters", total_params}});
+    json ds = json::parse(stats.to_json());
+    ds["kind"] = "dataset";
+    log.write(ds);
+    model->eval();  // no dropout: the "before" picture must not consume the training RNG stream
+    write_samples(*model, d, recipe, "before", log);
+    if (stats.val_rows > 0) {
+      auto e = evaluate(*model, d, recipe.train.batch_size, device, mode);
+      json record{{"kind", "eval"}, {"step", 0},           {"loss", e.loss},   {"perplexity", e.perplexity},
+                  {"bits_per_byte", e.bits_per_byte}, {"tokens", e.tokens}, {"bytes", e.bytes}};
+      log.write(record);
+      progress.eval(record);
+    }
+  }
+
+  auto checkpoint = [&](int64_t at_step) {
+    TrainState state;
+    state.step = at_step;
+    state.recipe = to_yaml(recipe);
+    state.tensors = optimizer.state_tensors();
+    for (auto& [k, v] : capture_rng_state()) state.tensors[k] = v;
+    state.trainer = {{"data_epoch", cursor.epoch}, {"data_step", cursor.step},
+                     {"elapsed_s", elapsed_before + seconds_since(started)}, {"skipped_steps", guard.skipped()}};
+    return save_checkpoint(checkpoints, adapter, state, recipe.train.keep_checkpoints);
+  };
+
+  install_stop_handlers();
+  data::BatchIterator batches(d.prepared.dataset, data::Split::Train,
+                              {.rows_per_batch = recipe.train.batch_size}, cursor);
+  model->train();
+  while (step < recipe.max_steps) {
+    auto step_started = Clock::now();
+    std::vector<BatchTensors> micro;
+    std::vector<int64_t> counts;
+    for (int i = 0; i < recipe.train.grad_accum; ++i) {
+      auto batch = batches.next();
+      if (!batch) throw InputError("the training split is empty");  // train batches cycle over epochs
+      micro.push_back(to_tensors(*batch, device));
+      counts.push_back(micro.back().trained_tokens);
+    }
+    GradientAccumulation accumulation(counts);
+    double loss_sum = 0;
+    int64_t step_tokens = 0;
+    for (size_t i = 0; i < micro.size(); ++i) {
+      at::Tensor loss = causal_lm_loss(*model, micro[i], mode);
+      (loss * accumulation.loss_weight(i)).backward();
+      loss_sum += loss.item<double>() * accumulation.loss_weight(i);
+      step_tokens += micro[i].real_tokens;
+    }
+    double grad_norm_value = clip_grad_norm(params, recipe.optim.grad_clip > 0 ? recipe.optim.grad_clip : INFINITY)
+                                 .item<double>();
+    bool finite = std::isfinite(loss_sum) && std::isfinite(grad_norm_value);
+    optimizer.set_lr(schedule.lr_at(step));
+    if (guard.record(finite)) optimizer.step();
+    optimizer.zero_grad();
+    cursor = batches.cursor();
+    ++step;
+    if (!finite) {
+      progress.message("step " + std::to_string(step) + ": non-finite loss or gradient, update skipped (" +
+                       std::to_string(guard.consecutive()) + " in a row)");
+      if (guard.should_stop())
+        throw InputError(std::to_string(guard.consecutive()) +
+                         " consecutive non-finite steps: stopping; the last good checkpoint is in " + checkpoints.string() +
+                         " (lower optim.lr or check the data)");
+    }
+    double elapsed = elapsed_before + seconds_since(started);
+    json record{{"kind", "train"},
+                {"step", step},
+                {"loss", loss_sum},
+                {"lr", schedule.lr_at(step - 1)},
+                {"grad_norm", grad_norm_value},
+                {"tokens", step_tokens},
+                {"tokens_per_s", step_tokens / std::max(1e-9, seconds_since(step_started))},
+                {"elapsed_s", elapsed},
+                {"memory_bytes", resident_bytes()},
+                {"peak_memory_bytes", peak_resident_bytes()},
+                {"skipped", !finite}};
+    log.write(record);
+    progress.train_step(record);
+    if (outcome.first_loss == 0) outcome.first_loss = loss_sum;
+    outcome.last_loss = loss_sum;
+
+    bool last = step == recipe.max_steps;
+    if (stats.val_rows > 0 && ((recipe.train.eval_every > 0 && step % recipe.train.eval_every == 0) || last)) {
+      model->eval();
+      auto e = evaluate(*model, d, recipe.train.batch_size, device, mode);
+      model->train();
+      json eval{{"kind", "eval"},         {"step", step},      {"loss", e.loss},  {"perplexity", e.perplexity},
+                {"bits_per_byte", e.bits_per_byte}, {"tokens", e.tokens}, {"bytes", e.bytes}};
+      log.write(eval);
+      progress.eval(eval);
+    }
+    bool periodic = recipe.train.checkpoint_every > 0 && step % recipe.train.checkpoint_every == 0;
+    if (periodic || last || stop_requested()) checkpoint(step);
+    if (stop_requested() && !last) {
+      progress.message("stopped by signal " + std::to_string(stop_signal_number()) + " after step " +
+                       std::to_string(step) + "; checkpoint written. Resume with the same command: tailor run " +
+                       recipe.source + " (resume: auto)");
+      outcome.interrupted = true;
+      break;
+    }
+  }
+  progress.finish();
+  outcome.steps = step;
+  outcome.adapter_dir = outcome.run_dir / "adapter";
+  adapter.save(outcome.adapter_dir);
+  if (!outcome.interrupted) {
+    model->eval();
+    write_samples(*model, d, recipe, "after", log);
+    log.write({{"kind", "event"}, {"step", step}, {"message", "finished"}});
+  }
+  outcome.report = write_report(outcome.run_dir);
+  return outcome;
+}
+
+}  // namespace tailor::train
