@@ -1,0 +1,48 @@
+// Rotary embedding on CPU: tokens in parallel, each head's two halves rotated with vector loads.
+#include <ATen/Parallel.h>
+
+#include "kernels/cpu_vec.h"
+#include "kernels/rope_launch.h"
+
+namespace tailor::kernels {
+namespace {
+
+template <typename T, typename A = cpu::acc_t<T>>
+void rope(const RopeParams& p) {
+  using V = cpu::Vec<A>;
+  constexpr int64_t L = cpu::lanes<A>();
+  const T* x = static_cast<const T*>(p.x);
+  T* out = static_cast<T*>(p.out);
+  const A sign = p.inverse ? A(-1) : A(1);
+  at::parallel_for(0, p.tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const float* cos = p.cos + p.positions[t] * p.half;
+      const float* sin = p.sin + p.positions[t] * p.half;
+      for (int64_t h = 0; h < p.heads; ++h) {
+        const T* xh = x + (t * p.heads + h) * p.head_dim;
+        T* oh = out + (t * p.heads + h) * p.head_dim;
+        int64_t i = 0;
+        for (; i + L <= p.half; i += L) {
+          V c = cpu::load<A>(cos + i), s = cpu::load<A>(sin + i) * V(sign);
+          V a = cpu::load<A>(xh + i), b = cpu::load<A>(xh + i + p.half);
+          cpu::store<A>(oh + i, a * c - b * s);
+          cpu::store<A>(oh + i + p.half, b * c + a * s);
+        }
+        for (; i < p.half; ++i) {
+          const A c = cos[i], s = sign * A(sin[i]), a = A(xh[i]), b = A(xh[i + p.half]);
+          oh[i] = T(a * c - b * s);
+          oh[i + p.half] = T(b * c + a * s);
+        }
+        for (i = 2 * p.half; i < p.head_dim; ++i) oh[i] = xh[i];
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void rope_cpu(const RopeParams& p) {
+  cpu::dispatch(p.dtype, [&](auto t) { rope<decltype(t)>(p); });
+}
+
+}  // namespace tailor::kernels
