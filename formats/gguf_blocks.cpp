@@ -227,6 +227,7 @@ void dequantize_blocks(GgufType type, const std::byte* blocks, float* out, int64
     throw std::invalid_argument("cannot dequantize GGUF type " + std::string(gguf_type_name(type)));
   if (n % info->block_size != 0)
     throw std::invalid_argument("element count is not a multiple of the " + std::string(info->name) + " block");
+  if (n == 0) return;  // an empty tensor may have no bytes at all (data == nullptr)
   const int64_t n_blocks = n / info->block_size;
   void (*block_fn)(const uint8_t*, float*) = nullptr;
   switch (type) {
