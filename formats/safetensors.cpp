@@ -286,6 +286,15 @@ void check_writable(std::span<const TensorView> tensors) {
   }
 }
 
+// JSON text of a name or the metadata, as the reference's serde_json writes it (UTF-8 unescaped).
+std::string json_text(const json& value, const char* what) {
+  try {
+    return value.dump();
+  } catch (const json::exception&) {
+    throw InputError(std::string(what) + " is not valid UTF-8: " + value.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
 }  // namespace
 
 void write_safetensors(const std::filesystem::path& file, std::span<const TensorView> tensors,
@@ -299,10 +308,10 @@ void write_safetensors(const std::filesystem::path& file, std::span<const Tensor
     return a->name < b->name;
   });
   std::string header = "{";
-  if (!metadata.empty()) header += "\"__metadata__\":" + json(metadata).dump() + ",";
+  if (!metadata.empty()) header += "\"__metadata__\":" + json_text(metadata, "metadata") + ",";
   uint64_t offset = 0;
   for (const TensorView* t : order) {
-    header += json(t->name).dump() + ":{\"dtype\":\"" + std::string(dtype_name(t->dtype)) + "\",\"shape\":[";
+    header += json_text(t->name, "tensor name") + ":{\"dtype\":\"" + std::string(dtype_name(t->dtype)) + "\",\"shape\":[";
     for (size_t i = 0; i < t->shape.size(); ++i) {
       if (i) header += ',';
       header += std::to_string(t->shape[i]);

@@ -110,6 +110,8 @@ TEST(Safetensors, WriterRejectsInconsistentViews) {
   std::vector<TensorView> duplicate = {{"w", DType::F32, {1}, reinterpret_cast<std::byte*>(x), 4},
                                        {"w", DType::F32, {1}, reinterpret_cast<std::byte*>(x), 4}};
   EXPECT_THROW(write_safetensors(dir / "a.safetensors", duplicate), InputError);
+  std::vector<TensorView> bad_name = {{"w\xff", DType::F32, {1}, reinterpret_cast<std::byte*>(x), 4}};
+  EXPECT_THROW(write_safetensors(dir / "a.safetensors", bad_name), InputError);
   EXPECT_FALSE(std::filesystem::exists(dir / "a.safetensors"));
 }
 

@@ -39,7 +39,8 @@ def make_tensors():
         data = rng.integers(0, 256, size=size, dtype=np.uint8)
         if dtype == torch.bool:
             data &= 1
-        tensors[f"model.layers.{i}.{name.lower()}"] = torch.frombuffer(bytearray(data.tobytes()) or bytearray(1),
+        prefix = "émbed/\t\"odd\" name." if i == 3 else "model.layers."
+        tensors[f"{prefix}{i}.{name.lower()}"] = torch.frombuffer(bytearray(data.tobytes()) or bytearray(1),
                                                                        dtype=torch.uint8)[:size].view(dtype).reshape(shape)
     return tensors
 
