@@ -10,13 +10,23 @@
 
 namespace tailor::formats::testing {
 
-inline std::filesystem::path scratch_dir() {
+// A fresh folder named after the running test, removed when the test's variable goes out of scope.
+struct ScratchDir : std::filesystem::path {
+  using std::filesystem::path::path;
+  ScratchDir(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(*this, ignored);
+  }
+};
+
+inline ScratchDir scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  auto dir = std::filesystem::temp_directory_path() /
-             ("tailor-formats-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
+  auto name = std::filesystem::temp_directory_path() /
+              ("tailor-formats-" + std::to_string(::getpid()) + "-" + info->test_suite_name() + "-" + info->name());
+  std::filesystem::remove_all(name);
+  std::filesystem::create_directories(name);
+  return ScratchDir(name.string());
 }
 
 inline std::filesystem::path write_bytes(const std::filesystem::path& path, const std::string& bytes) {
