@@ -9,6 +9,7 @@
 #include "cli/verbs.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "data/tokenizers/unicode_text.h"
 
 namespace tailor::cli {
 namespace {
@@ -29,18 +30,6 @@ std::string read_input(const std::string& path) {
     ss << in.rdbuf();
   }
   return ss.str();
-}
-
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    lines.push_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return lines;
 }
 
 void print_stats(const data::Tokenizer& tok, std::string_view text, bool special) {
@@ -65,7 +54,7 @@ void run_tokenize(const TokenizeOptions& o) {
   auto tok = data::Tokenizer::load(o.model);
   std::string text = read_input(o.input);
   if (o.stats) return print_stats(*tok, text, o.special);
-  auto lines = split_lines(text);
+  auto lines = data::text::split_lines(text);
   auto encoded = data::encode_batch(*tok, lines, o.threads, o.special);
   std::string out;
   for (size_t i = 0; i < encoded.size(); ++i) {

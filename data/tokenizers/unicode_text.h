@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tailor::data::text {
 
@@ -29,5 +30,8 @@ enum class NormalForm { NFC, NFD, NFKC, NFKD };
 // Normalizes valid UTF-8 text; returns false and leaves `out` untouched when it is already normalized.
 bool normalize(std::string_view in, NormalForm form, std::string& out);
 std::string to_lower(std::string_view in);
+
+// The lines of `text` split at '\n' (a '\r' stays in its line; no empty line after a final '\n').
+std::vector<std::string_view> split_lines(std::string_view text);
 
 }  // namespace tailor::data::text
