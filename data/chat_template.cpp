@@ -51,12 +51,12 @@ ChatTemplate::ChatTemplate(std::string_view source, TemplateTokens tokens, jinja
   }
 }
 
-ChatTemplate ChatTemplate::for_tokenizer(const Tokenizer& tokenizer) {
-  if (tokenizer.chat_template().empty()) throw InputError("the tokenizer has no chat template");
+ChatTemplate ChatTemplate::for_tokenizer(const Tokenizer& tokenizer, std::string_view source) {
+  if (source.empty()) source = tokenizer.chat_template();
+  if (source.empty()) throw InputError("the tokenizer has no chat template; give one explicitly (a .jinja file)");
   const SpecialTokens& special = tokenizer.special_tokens();
   auto spelling = [&](const std::optional<TokenId>& id) { return id ? tokenizer.id_to_token(*id) : std::string(); };
-  return ChatTemplate(tokenizer.chat_template(),
-                      TemplateTokens{spelling(special.bos), spelling(special.eos), spelling(special.unk), spelling(special.pad)});
+  return ChatTemplate(source, TemplateTokens{spelling(special.bos), spelling(special.eos), spelling(special.unk), spelling(special.pad)});
 }
 
 RenderedChat ChatTemplate::render_tracked(const json& messages, const ChatOptions& options) const {

@@ -41,8 +41,9 @@ class ChatTemplate {
  public:
   // Throws InputError naming the template line for syntax errors and unsupported constructs.
   ChatTemplate(std::string_view source, TemplateTokens tokens = {}, jinja::Limits limits = {});
-  // The tokenizer's own template (tokenizer_config.json, chat_template.jinja or GGUF) and special tokens.
-  static ChatTemplate for_tokenizer(const Tokenizer& tokenizer);
+  // The tokenizer's own template (tokenizer_config.json, chat_template.jinja or GGUF), or `source` when
+  // given, with the tokenizer's special tokens as bos_token/eos_token/unk_token/pad_token.
+  static ChatTemplate for_tokenizer(const Tokenizer& tokenizer, std::string_view source = {});
 
   // messages: a JSON array of {"role": ..., "content": ..., ...}. Like transformers, keys whose value is
   // null are dropped and reasoning given as reasoning_content/thinking/reasoning is offered under

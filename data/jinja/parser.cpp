@@ -62,7 +62,7 @@ class Parser {
     while (true) {
       const Token& tok = peek();
       if (tok.kind == Token::Kind::End) {
-        if (!stops.empty()) fail("missing {% " + std::string(stops.front()) + " %}");
+        if (!stops.empty()) fail("missing {% " + std::string(stops.back()) + " %}");
         return body;
       }
       if (tok.kind == Token::Kind::Text) {
