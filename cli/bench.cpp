@@ -15,12 +15,14 @@ namespace {
 void add_kernels(CLI::App& bench) {
   auto options = std::make_shared<kernels::KernelBenchOptions>();
   auto child = std::make_shared<std::string>();
-  auto* cmd = bench.add_subcommand("kernels", "Time and peak memory of each fused kernel vs its reference (CPU)");
+  auto* cmd = bench.add_subcommand("kernels", "Time and peak memory of each fused kernel vs its reference");
   cmd->add_option("--op", options->ops, "Only these ops (rms_norm, rope, swiglu, geglu, lora_linear, qlora_linear, nf4_dequantize, linear_cross_entropy)");
   cmd->add_option("--ce-tokens", options->ce_tokens, "linear_cross_entropy: tokens")->capture_default_str();
   cmd->add_option("--ce-vocab", options->ce_vocab, "linear_cross_entropy: vocabulary size")->capture_default_str();
   cmd->add_option("--ce-hidden", options->ce_hidden, "linear_cross_entropy: hidden size")->capture_default_str();
   cmd->add_option("--repeats", options->repeats, "Timed runs per op (median reported)")->capture_default_str();
+  cmd->add_option("--device", options->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--dtype", options->dtype, "float32 or bfloat16")->check(CLI::IsMember({"float32", "bfloat16"}))->capture_default_str();
   cmd->add_option("--child", *child, "Internal: run one op:mode in this process")->group("");
   cmd->callback([options, child] {
     if (!child->empty()) {

@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/build_info.h"
 #include "core/error.h"
 #include "kernels/glu.h"
 #include "kernels/linear_cross_entropy.h"
@@ -21,6 +22,11 @@
 #include "kernels/nf4.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
+
+#ifdef TAILOR_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
+#endif
 
 extern char** environ;
 
@@ -35,6 +41,21 @@ struct BenchCase {
 
 at::Tensor leaf(at::Tensor t) { return t.requires_grad_(true); }
 
+at::Device bench_device(const KernelBenchOptions& o) { return at::Device(o.device); }
+
+at::Tensor rnd(const KernelBenchOptions& o, at::IntArrayRef shape) {
+  const auto dtype = o.dtype == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  return at::randn(shape, at::device(bench_device(o)).dtype(dtype));
+}
+
+void synchronize(const KernelBenchOptions& o) {
+#ifdef TAILOR_WITH_CUDA
+  if (bench_device(o).is_cuda()) c10::cuda::device_synchronize();
+#else
+  (void)o;
+#endif
+}
+
 void backward_of(const at::Tensor& out) {
   if (out.dim() == 0) out.backward();
   else out.backward(at::ones_like(out));
@@ -42,55 +63,55 @@ void backward_of(const at::Tensor& out) {
 
 std::map<std::string, BenchCase> bench_cases(const KernelBenchOptions& o) {
   std::map<std::string, BenchCase> cases;
-  cases["rms_norm"] = {"x [8192, 2048] f32", [](const KernelBenchOptions&) {
-                         auto x = leaf(at::randn({8192, 2048})), w = leaf(at::randn({2048}));
+  cases["rms_norm"] = {"x [8192, 2048]", [](const KernelBenchOptions& o) {
+                         auto x = leaf(rnd(o, {8192, 2048})), w = leaf(rnd(o, {2048}));
                          return [=](KernelMode m) { backward_of(rms_norm(x, w, 1e-6, false, m)); };
                        }};
-  cases["swiglu"] = {"gate, up [8192, 5632] f32", [](const KernelBenchOptions&) {
-                       auto g = leaf(at::randn({8192, 5632})), u = leaf(at::randn({8192, 5632}));
+  cases["swiglu"] = {"gate, up [8192, 5632]", [](const KernelBenchOptions& o) {
+                       auto g = leaf(rnd(o, {8192, 5632})), u = leaf(rnd(o, {8192, 5632}));
                        return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::silu, m)); };
                      }};
-  cases["geglu"] = {"gate, up [8192, 5632] f32", [](const KernelBenchOptions&) {
-                      auto g = leaf(at::randn({8192, 5632})), u = leaf(at::randn({8192, 5632}));
+  cases["geglu"] = {"gate, up [8192, 5632]", [](const KernelBenchOptions& o) {
+                      auto g = leaf(rnd(o, {8192, 5632})), u = leaf(rnd(o, {8192, 5632}));
                       return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::gelu_tanh, m)); };
                     }};
-  cases["rope"] = {"q [4, 2048, 16, 128], k [4, 2048, 8, 128] f32", [](const KernelBenchOptions&) {
+  cases["rope"] = {"q [4, 2048, 16, 128], k [4, 2048, 8, 128]", [](const KernelBenchOptions& o) {
                      RopeScaling scaling;
                      scaling.kind = RopeScaling::Kind::llama3;
                      scaling.factor = 8;
-                     auto tables = rope_tables(500000.0, 128, 2048, scaling);
-                     auto q = leaf(at::randn({4, 2048, 16, 128})), k = leaf(at::randn({4, 2048, 8, 128}));
-                     auto positions = at::arange(2048, at::kLong).repeat({4, 1});
+                     auto tables = rope_tables(500000.0, 128, 2048, scaling, bench_device(o));
+                     auto q = leaf(rnd(o, {4, 2048, 16, 128})), k = leaf(rnd(o, {4, 2048, 8, 128}));
+                     auto positions = at::arange(2048, at::kLong).repeat({4, 1}).to(bench_device(o));
                      return [=](KernelMode m) {
                        auto [qr, kr] = apply_rope(q, k, tables, positions, m);
                        at::Tensor loss = (qr * qr).sum() + (kr * kr).sum();
                        loss.backward();
                      };
                    }};
-  cases["lora_linear"] = {"x [4096, 2048] -> 2048, r 16, dense base f32", [](const KernelBenchOptions&) {
-                            auto x = leaf(at::randn({4096, 2048}));
-                            auto base = FrozenWeight::from_dense(at::randn({2048, 2048}) * 0.02);
-                            auto a = leaf(at::randn({16, 2048}) * 0.01), b = leaf(at::randn({2048, 16}) * 0.01);
+  cases["lora_linear"] = {"x [4096, 2048] -> 2048, r 16, dense base", [](const KernelBenchOptions& o) {
+                            auto x = leaf(rnd(o, {4096, 2048}));
+                            auto base = FrozenWeight::from_dense(rnd(o, {2048, 2048}) * 0.02);
+                            auto a = leaf(rnd(o, {16, 2048}) * 0.01), b = leaf(rnd(o, {2048, 16}) * 0.01);
                             return [=](KernelMode m) { backward_of(lora_linear(x, base, {}, a, b, {2.0, 0.0, true}, m)); };
                           }};
-  cases["qlora_linear"] = {"x [4096, 2048] -> 2048, r 16, NF4 base f32", [](const KernelBenchOptions&) {
-                             auto x = leaf(at::randn({4096, 2048}));
-                             auto nf4 = std::make_shared<Nf4Weight>(nf4_quantize(at::randn({2048, 2048}) * 0.02));
+  cases["qlora_linear"] = {"x [4096, 2048] -> 2048, r 16, NF4 base", [](const KernelBenchOptions& o) {
+                             auto x = leaf(rnd(o, {4096, 2048}));
+                             auto nf4 = std::make_shared<Nf4Weight>(nf4_quantize(rnd(o, {2048, 2048}) * 0.02));
                              auto base = nf4_frozen_weight(nf4);
-                             auto a = leaf(at::randn({16, 2048}) * 0.01), b = leaf(at::randn({2048, 16}) * 0.01);
+                             auto a = leaf(rnd(o, {16, 2048}) * 0.01), b = leaf(rnd(o, {2048, 16}) * 0.01);
                              return [=](KernelMode m) { backward_of(lora_linear(x, base, {}, a, b, {2.0, 0.0, true}, m)); };
                            }};
-  cases["nf4_dequantize"] = {"[8192, 8192] -> bf16 (forward only)", [](const KernelBenchOptions&) {
-                               auto nf4 = std::make_shared<Nf4Weight>(nf4_quantize(at::randn({8192, 8192})));
+  cases["nf4_dequantize"] = {"[8192, 8192] -> bf16 (forward only)", [](const KernelBenchOptions& o) {
+                               auto nf4 = std::make_shared<Nf4Weight>(nf4_quantize(rnd(o, {8192, 8192})));
                                return [=](KernelMode m) { nf4_dequantize(*nf4, at::kBFloat16, m); };
                              }};
   cases["linear_cross_entropy"] = {
       std::to_string(o.ce_tokens) + " tokens x " + std::to_string(o.ce_vocab) + " vocab, hidden " +
-          std::to_string(o.ce_hidden) + " f32",
-      [](const KernelBenchOptions& opt) {
-        auto h = leaf(at::randn({opt.ce_tokens, opt.ce_hidden}));
-        auto w = leaf(at::randn({opt.ce_vocab, opt.ce_hidden}) * 0.05);
-        auto labels = at::randint(opt.ce_vocab, {opt.ce_tokens}, at::kLong);
+          std::to_string(o.ce_hidden) + "",
+      [](const KernelBenchOptions& o) {
+        auto h = leaf(rnd(o, {o.ce_tokens, o.ce_hidden}));
+        auto w = leaf(rnd(o, {o.ce_vocab, o.ce_hidden}) * 0.05);
+        auto labels = at::randint(o.ce_vocab, {o.ce_tokens}, at::kLong).to(bench_device(o));
         return [=](KernelMode m) { backward_of(linear_cross_entropy(h, w, labels, m)); };
       }};
   return cases;
@@ -124,7 +145,8 @@ struct ChildResult {
 ChildResult run_child(const KernelBenchOptions& o, const std::string& op, const std::string& mode) {
   std::vector<std::string> args{o.executable, "bench", "kernels", "--child", op + ":" + mode,
                                 "--ce-tokens", std::to_string(o.ce_tokens), "--ce-vocab", std::to_string(o.ce_vocab),
-                                "--ce-hidden", std::to_string(o.ce_hidden), "--repeats", std::to_string(o.repeats)};
+                                "--ce-hidden", std::to_string(o.ce_hidden), "--repeats", std::to_string(o.repeats),
+                                "--device", o.device, "--dtype", o.dtype};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -179,27 +201,49 @@ void run_kernel_bench_child(const KernelBenchOptions& options, const std::string
   const KernelMode mode = parse_kernel_mode(mode_name);
   at::manual_seed(0);
   auto step = it->second.setup(options);
-  // Reset the resident high-water mark so building the inputs does not count ("5" > clear_refs, Linux >= 4.0).
-  std::ofstream("/proc/self/clear_refs") << "5";
-  const int64_t baseline = status_kib("VmRSS:");
-  const int repeats = op == "linear_cross_entropy" ? 1 : std::max(1, options.repeats);
-  if (repeats > 1) step(mode);  // warm-up (one-time allocations, thread pool start)
+  const bool cuda = bench_device(options).is_cuda();
+  int64_t baseline = 0;
+  if (cuda) {
+#ifdef TAILOR_WITH_CUDA
+    synchronize(options);
+    const auto index = bench_device(options).index() < 0 ? c10::cuda::current_device() : bench_device(options).index();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(index);
+    baseline = c10::cuda::CUDACachingAllocator::getDeviceStats(index).allocated_bytes[0].current / 1024;
+#endif
+  } else {
+    // Reset the resident high-water mark so building the inputs does not count ("5" > clear_refs, Linux >= 4.0).
+    std::ofstream("/proc/self/clear_refs") << "5";
+    baseline = status_kib("VmRSS:");
+  }
+  const int repeats = op == "linear_cross_entropy" && !cuda ? 1 : std::max(1, options.repeats);
+  if (repeats > 1) step(mode);  // warm-up (one-time allocations, thread pool or CUDA context start)
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
+    synchronize(options);
     auto start = std::chrono::steady_clock::now();
     step(mode);
+    synchronize(options);
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
-  out << "ms=" << times[times.size() / 2] << " baseline_kib=" << baseline << " peak_kib=" << status_kib("VmHWM:")
-      << "\n";
+  int64_t peak = status_kib("VmHWM:");
+#ifdef TAILOR_WITH_CUDA
+  if (cuda) {
+    const auto index = bench_device(options).index() < 0 ? c10::cuda::current_device() : bench_device(options).index();
+    peak = c10::cuda::CUDACachingAllocator::getDeviceStats(index).allocated_bytes[0].peak / 1024;
+  }
+#endif
+  out << "ms=" << times[times.size() / 2] << " baseline_kib=" << baseline << " peak_kib=" << peak << "\n";
 }
 
 int run_kernel_bench(const KernelBenchOptions& options, std::ostream& out) {
   auto cases = bench_cases(options);
   auto ops = options.ops.empty() ? kernel_bench_ops() : options.ops;
-  out << "CPU, " << at::get_num_threads() << " threads; forward + backward; time is the median of "
-      << options.repeats << " (1 for linear_cross_entropy); peak = extra resident memory over the inputs\n";
+  const bool cuda = at::Device(options.device).is_cuda();
+  out << options.device << (cuda ? "" : ", " + std::to_string(at::get_num_threads()) + " threads") << ", "
+      << options.dtype << "; forward + backward; time is the median of " << options.repeats
+      << (cuda ? "" : " (1 for linear_cross_entropy)") << "; peak = extra "
+      << (cuda ? "CUDA memory allocated" : "resident memory") << " over the inputs\n";
   out << std::left << std::setw(22) << "op" << std::setw(52) << "shape" << std::right << std::setw(10) << "ref ms"
       << std::setw(10) << "fused ms" << std::setw(9) << "speedup" << std::setw(12) << "ref MiB" << std::setw(12)
       << "fused MiB" << std::setw(10) << "mem ratio" << "\n";
@@ -208,7 +252,7 @@ int run_kernel_bench(const KernelBenchOptions& options, std::ostream& out) {
     auto it = cases.find(op);
     if (it == cases.end()) throw InputError("bench kernels: unknown op '" + op + "'");
     ChildResult ref, fused = run_child(options, op, "fused");
-    if (op == "linear_cross_entropy") {
+    if (op == "linear_cross_entropy" && !cuda) {
       // The reference holds about three float32 [tokens x vocab] tensors at once; do not push the machine into OOM.
       const int64_t need_kib = 3 * options.ce_tokens * options.ce_vocab * 4 / 1024 + (1 << 20);
       const int64_t avail = meminfo_available_kib();

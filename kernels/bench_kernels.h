@@ -1,4 +1,5 @@
-// `tailor bench kernels`: per op, time and peak memory of fused vs reference on CPU. Each (op, mode) runs
+// `tailor bench kernels`: per op, time and peak memory of fused vs reference (CPU, or CUDA with
+// --device cuda). Each (op, mode) runs
 // in a child process (the same binary re-invoked with --child) so its resident-memory high-water mark is
 // its own; the peak reported is that mark minus the resident size once the inputs exist.
 #pragma once
@@ -16,6 +17,8 @@ struct KernelBenchOptions {
   int64_t ce_vocab = 151936;
   int64_t ce_hidden = 256;
   int repeats = 5;
+  std::string device = "cpu";     // or "cuda": time with synchronization, peak from the CUDA caching allocator
+  std::string dtype = "float32";  // or "bfloat16"
 };
 
 // Runs every selected op in children and prints the table; returns 0, or 1 if a child failed.
