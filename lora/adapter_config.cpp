@@ -72,11 +72,11 @@ bool AdapterConfig::targets(const std::string& module_path) const {
         module_path.find("." + name + ".") != std::string::npos || module_path.starts_with(name + "."))
       return false;
   if (all_linear()) return module_path != "lm_head" && !module_path.ends_with(".lm_head");
-  if (target_regex) {
+  if (!target_regex.empty()) {
     try {
-      return std::regex_match(module_path, std::regex(*target_regex));
+      return std::regex_match(module_path, std::regex(target_regex));
     } catch (const std::regex_error&) {
-      throw InputError("target_modules: '" + *target_regex + "' is not a valid regular expression");
+      throw InputError("target_modules: '" + target_regex + "' is not a valid regular expression");
     }
   }
   return std::any_of(target_modules.begin(), target_modules.end(),
@@ -88,7 +88,7 @@ std::vector<std::string> select_lora_targets(const AdapterConfig& config, const 
   for (const auto& path : linear_paths)
     if (config.targets(path)) out.push_back(path);
   if (out.empty()) {
-    std::string wanted = config.target_regex ? *config.target_regex : "";
+    std::string wanted = config.target_regex;
     for (const auto& name : config.target_modules) wanted += (wanted.empty() ? "" : ", ") + name;
     std::string offered;
     for (size_t i = 0; i < linear_paths.size() && i < 8; ++i) offered += (i ? ", " : "") + linear_paths[i];
@@ -141,8 +141,8 @@ std::string adapter_config_to_json(const AdapterConfig& config, const std::vecto
   j["rank_pattern"] = json::object();
   for (const auto& [k, v] : config.rank_pattern) j["rank_pattern"][k] = v;
   j["revision"] = nullptr;
-  if (config.target_regex && !config.all_linear()) {
-    j["target_modules"] = *config.target_regex;
+  if (!config.target_regex.empty() && !config.all_linear()) {
+    j["target_modules"] = config.target_regex;
   } else {
     std::set<std::string> names(targeted_modules.begin(), targeted_modules.end());
     if (names.empty()) names.insert(config.target_modules.begin(), config.target_modules.end());

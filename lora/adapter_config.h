@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,9 +21,9 @@ struct AdapterConfig {
   LoraInit init_lora_weights = LoraInit::kDefault;
 
   // PEFT's target_modules: a list of names (a module matches its full path or a ".name" suffix), or
-  // one string, which is "all-linear" or a regex that must match the full module path.
+  // (when target_regex is not empty) one string: "all-linear" or a regex matching the full module path.
   std::vector<std::string> target_modules;
-  std::optional<std::string> target_regex;
+  std::string target_regex;
   std::vector<std::string> exclude_modules;
   std::vector<std::string> modules_to_save;  // trained fully and saved whole (embed_tokens, lm_head)
   // Module name (e.g. "embed_tokens") → rows trained of its weight; PEFT's trainable_token_indices.
@@ -35,7 +34,7 @@ struct AdapterConfig {
   std::string base_model_name_or_path;
   std::string task_type = "CAUSAL_LM";
 
-  bool all_linear() const { return target_regex && *target_regex == "all-linear"; }
+  bool all_linear() const { return target_regex == "all-linear"; }
 
   // The options PEFT gives the module at `module_path` (rank_pattern / alpha_pattern applied).
   LoraOptions options_for(const std::string& module_path) const;
