@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# GPU check for the fused kernels, for a session lent the H200 (see /work/.library/device/README.md):
+# builds tailor's kernels against the torch installed on the device, runs the gpu-labelled tests, then
+# benchmarks every kernel (fused vs reference: time and peak CUDA memory) and writes everything under $OUT.
+# Budget: under 8 minutes. Run it from the repository root through the device tool, e.g.
+#   run(command="bash bench/gpu_check.sh", carry=[".gpu"], timeout_s=540)
+# where .gpu (ignored via .git/info/exclude) holds a copy of googletest for machines without it:
+#   echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu && cp -r /usr/src/googletest .gpu/
+# Results: $OUT/summary.txt (the tables, printed last too), $OUT/build.log, $OUT/tests.log, $OUT/bench.log.
+set -uo pipefail
+
+OUT=${OUT:-$PWD/gpu_check_out}
+mkdir -p "$OUT"
+START=$(date +%s)
+SUMMARY="$OUT/summary.txt"
+: >"$SUMMARY"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+elapsed() { echo $(( $(date +%s) - START ))s; }
+
+PY=${PYTHON:-python3}
+TORCH_DIR=$("$PY" -c 'import os, torch; print(os.path.dirname(torch.__file__))') || { say "no torch in $PY"; exit 1; }
+say "== tailor kernels GPU check ($(date -u +%FT%TZ))"
+say "torch: $("$PY" -c 'import torch; print(torch.__version__, torch.version.cuda)') at $TORCH_DIR"
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee -a "$SUMMARY"
+say "nvcc: $(nvcc --version | tail -1)"
+
+JOBS=$(nproc)
+BUILD=/tmp/tailor-gpu-build
+# sm_90 only: this is an H200; the CPU build already proves the sm_80 pass compiles.
+COMMON=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90-real -DTAILOR_TORCH_DIR="$TORCH_DIR")
+
+# 1. The full tree when the machine has tailor's Debian dependencies; else only the kernels (bench/gpu_kernels).
+MODE=full
+if timeout 120 cmake -S . -B "$BUILD" "${COMMON[@]}" -DTAILOR_PYTHON="$(command -v "$PY")" -DTAILOR_PCH=ON >"$OUT/build.log" 2>&1 \
+   && timeout 300 ninja -C "$BUILD" -j "$JOBS" tailor_kernels_tests tailor >>"$OUT/build.log" 2>&1; then
+  TESTS="$BUILD/tests/kernels/tailor_kernels_tests"
+  BENCH=("$BUILD/cli/tailor" bench kernels)
+else
+  MODE=kernels-only
+  GTEST_ARGS=()
+  [ -d .gpu/googletest ] && GTEST_ARGS=(-DGTEST_SOURCE="$PWD/.gpu/googletest")
+  rm -rf "$BUILD"
+  echo "== full build failed; building bench/gpu_kernels" >>"$OUT/build.log"
+  if ! { timeout 60 cmake -S bench/gpu_kernels -B "$BUILD" "${COMMON[@]}" "${GTEST_ARGS[@]}" >>"$OUT/build.log" 2>&1 \
+         && timeout 300 ninja -C "$BUILD" -j "$JOBS" tailor_kernels_tests tailor_kernels_bench >>"$OUT/build.log" 2>&1; }; then
+    say "BUILD FAILED ($(elapsed)); last lines of build.log:"
+    tail -40 "$OUT/build.log" | tee -a "$SUMMARY"
+    exit 1
+  fi
+  TESTS="$BUILD/tailor_kernels_tests"
+  BENCH=("$BUILD/tailor_kernels_bench")
+fi
+say "build: $MODE, done at $(elapsed)"
+
+# 2. The gpu-labelled tests: every test whose name holds "Cuda" (what ctest -L gpu selects).
+say "== gpu tests"
+timeout 240 "$TESTS" --gtest_filter='*Cuda*' >"$OUT/tests.log" 2>&1
+TEST_RC=$?
+grep -E '^\[ +(OK|FAILED|SKIPPED) +\]' "$OUT/tests.log" | tee -a "$SUMMARY"
+say "gpu tests exit code $TEST_RC at $(elapsed)"
+
+# 3. Kernel benchmarks on the GPU, bfloat16 and float32, then the CPU-side memory acceptance size on the GPU.
+say "== kernel benchmarks"
+for dtype in bfloat16 float32; do
+  timeout 150 "${BENCH[@]}" --device cuda --dtype "$dtype" --repeats 20 --ce-hidden 2048 2>>"$OUT/bench.log" \
+    | tee -a "$OUT/bench.log" >>"$SUMMARY"
+  say "($dtype done at $(elapsed))"
+done
+
+say "== done in $(elapsed)"
+cat "$SUMMARY"
+[ "$TEST_RC" -eq 0 ]
