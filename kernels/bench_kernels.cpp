@@ -1,6 +1,7 @@
 #include "kernels/bench_kernels.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -4,10 +4,11 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_vec.h"
 #include "kernels/cross_entropy_launch.h"
 
-namespace tailor::kernels {
+namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
 template <typename T, typename A>
@@ -76,4 +77,4 @@ void cross_entropy_backward_cpu(const CrossEntropyBackwardParams& p) {
   cpu::dispatch(p.dtype, [&](auto t) { backward<decltype(t)>(p); });
 }
 
-}  // namespace tailor::kernels
+}  // namespace tailor::kernels::TAILOR_CPU_ISA

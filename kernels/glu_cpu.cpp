@@ -3,10 +3,11 @@
 
 #include <cmath>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_vec.h"
 #include "kernels/glu_launch.h"
 
-namespace tailor::kernels {
+namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
@@ -105,4 +106,4 @@ void glu_backward_cpu(const GluBackwardParams& p) {
   cpu::dispatch(p.dtype, [&](auto t) { backward<decltype(t)>(p); });
 }
 
-}  // namespace tailor::kernels
+}  // namespace tailor::kernels::TAILOR_CPU_ISA

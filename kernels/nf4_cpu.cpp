@@ -3,10 +3,11 @@
 
 #include <algorithm>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_vec.h"
 #include "kernels/nf4_launch.h"
 
-namespace tailor::kernels {
+namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
 template <typename T>
@@ -34,4 +35,4 @@ void nf4_dequantize_cpu(const Nf4DequantizeParams& p) {
   dequantize<float>(p);
 }
 
-}  // namespace tailor::kernels
+}  // namespace tailor::kernels::TAILOR_CPU_ISA

@@ -1,6 +1,7 @@
 #include "kernels/rms_norm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "core/build_info.h"

@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_vec.h"
 #include "kernels/rms_norm_launch.h"
 
-namespace tailor::kernels {
+namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
 template <typename T, typename A = cpu::acc_t<T>>
@@ -97,4 +98,4 @@ void rms_norm_backward_cpu(const RmsNormBackwardParams& p) {
   cpu::dispatch(p.dtype, [&](auto t) { backward<decltype(t)>(p); });
 }
 
-}  // namespace tailor::kernels
+}  // namespace tailor::kernels::TAILOR_CPU_ISA

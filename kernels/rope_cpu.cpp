@@ -1,10 +1,11 @@
 // Rotary embedding on CPU: tokens in parallel, each head's two halves rotated with vector loads.
 #include <ATen/Parallel.h>
 
+#include "kernels/cpu_isa.h"
 #include "kernels/cpu_vec.h"
 #include "kernels/rope_launch.h"
 
-namespace tailor::kernels {
+namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
 template <typename T, typename A = cpu::acc_t<T>>
@@ -45,4 +46,4 @@ void rope_cpu(const RopeParams& p) {
   cpu::dispatch(p.dtype, [&](auto t) { rope<decltype(t)>(p); });
 }
 
-}  // namespace tailor::kernels
+}  // namespace tailor::kernels::TAILOR_CPU_ISA
