@@ -149,7 +149,7 @@ std::string adapter_config_to_json(const AdapterConfig& config, const std::vecto
     j["target_modules"] = std::vector<std::string>(names.begin(), names.end());
   }
   j["target_parameters"] = nullptr;
-  j["task_type"] = config.task_type;
+  j["task_type"] = config.task_type.empty() ? json(nullptr) : json(config.task_type);
   if (config.trainable_token_indices.empty()) {
     j["trainable_token_indices"] = nullptr;
   } else {
@@ -211,7 +211,7 @@ AdapterConfig adapter_config_from_json(const std::string& text, const std::strin
       for (const auto& [k, v] : j["alpha_pattern"].items()) c.alpha_pattern[k] = v.get<double>();
     if (j.contains("base_model_name_or_path") && j["base_model_name_or_path"].is_string())
       c.base_model_name_or_path = j["base_model_name_or_path"].get<std::string>();
-    if (j.contains("task_type") && j["task_type"].is_string()) c.task_type = j["task_type"].get<std::string>();
+    if (j.contains("task_type")) c.task_type = j["task_type"].is_string() ? j["task_type"].get<std::string>() : "";
     for (const char* key : {"fan_in_fan_out", "lora_bias"})
       if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>()) throw fail(key, "= true is not supported");
     if (j.contains("bias") && j["bias"].is_string() && j["bias"] != "none")

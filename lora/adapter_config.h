@@ -32,7 +32,7 @@ struct AdapterConfig {
   std::map<std::string, double> alpha_pattern;
 
   std::string base_model_name_or_path;
-  std::string task_type = "CAUSAL_LM";
+  std::string task_type = "CAUSAL_LM";  // empty: null (a bare PeftModel, not a task model)
 
   bool all_linear() const { return target_regex == "all-linear"; }
 
