@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <cmath>
 
 #include "tests/kernels/op_check.h"
 #include "tests/support/cuda.h"

@@ -3,6 +3,8 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/grad_mode.h>
 
+#include <cmath>
+
 namespace tailor::kernels::testing {
 
 namespace {
