@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "kernels/lora_linear.h"
 #include "lora/frozen_linear.h"
 
 namespace tailor::lora {
@@ -130,6 +131,15 @@ at::Tensor LoraLinearImpl::lora_forward(const at::Tensor& x) {
 }
 
 at::Tensor LoraLinearImpl::forward(const at::Tensor& x) {
+  if (kernel_mode_ == kernels::KernelMode::fused && !merged_ && !options_.use_dora &&
+      lora_A->weight.scalar_type() == x.scalar_type()) {
+    kernels::FrozenWeight base =
+        weight_.defined() ? kernels::FrozenWeight::from_dense(weight_)
+                          : kernels::FrozenWeight::from_dequantizer(out_features_, in_features_,
+                                                                    [q = quantized_](at::Tensor& into) { q->dequantize_into(into); });
+    kernels::LoraLinearArgs args{options_.scaling(), options_.dropout, is_training()};
+    return kernels::lora_linear(x, base, bias_, lora_A->weight, lora_B->weight, args, kernels::KernelMode::fused);
+  }
   at::Tensor result = base_forward(x);
   if (merged_) return result;
   const bool dropping = options_.dropout > 0.0 && is_training();

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/kernel_mode.h"
 #include "lora/lora_options.h"
 #include "lora/quantized_weight.h"
 
@@ -51,6 +52,10 @@ class LoraLinearImpl : public torch::nn::Module {
   // `suffix` and the shapes) on an unknown suffix or a shape mismatch.
   void load_adapter_tensor(const std::string& suffix, const at::Tensor& value);
 
+  // `fused` runs plain LoRA (not DoRA) through kernels::lora_linear: hand-written backward that keeps
+  // only x and the rank-r product, and dequantizes a quantized base into a scratch buffer.
+  void set_kernel_mode(kernels::KernelMode mode) { kernel_mode_ = mode; }
+
   const LoraOptions& options() const { return options_; }
   int64_t in_features() const { return in_features_; }
   int64_t out_features() const { return out_features_; }
@@ -74,6 +79,7 @@ class LoraLinearImpl : public torch::nn::Module {
   std::shared_ptr<QuantizedWeight> quantized_before_merge_;
   at::Tensor dora_norm_at_merge_;
   bool merged_ = false;
+  kernels::KernelMode kernel_mode_ = kernels::KernelMode::reference;
 };
 
 TORCH_MODULE(LoraLinear);
