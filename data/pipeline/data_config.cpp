@@ -106,7 +106,7 @@ SourceConfig parse_source(const YAML::Node& node, const std::string& prefix, con
   if (node["weight"])
     if (auto w = scalar<double>(node["weight"], prefix + ".weight", "a number > 0", problems)) {
       if (!(*w > 0) || !std::isfinite(*w)) problems.add(prefix + ".weight", node["weight"], "expected a number > 0");
-      else source.weight = *w;
+      else source.weight = *w, source.weight_given = true;
     }
   if (node["split"])
     if (auto s = choice<SplitRole>(node["split"], prefix + ".split", {{"train", SplitRole::Train}, {"val", SplitRole::Val}},
@@ -155,7 +155,7 @@ std::string DataConfig::canonical() const {
       << "\ndedupe=" << dedupe << "\ntokenizer=" << (tokenizer ? tokenizer->string() : "")
       << "\nchat_template=" << (chat_template ? chat_template->string() : "") << "\n";
   for (const auto& s : sources) {
-    out << "source path=" << s.path.string() << " format=" << format_name(s.format) << " weight=" << s.weight
+    out << "source path=" << s.path.string() << " format=" << format_name(s.format) << " weight=" << (s.weight_given ? s.weight : -1.0)
         << " split=" << (s.split == SplitRole::Val ? "val" : "train") << " separator=" << s.separator.size() << ":"
         << s.separator;
     for (const auto& [k, v] : s.columns) out << " column " << k << "=" << v;

@@ -5,7 +5,8 @@
 //     sources:                      # one or more
 //       - path: train.jsonl         # .jsonl, .json (array), .txt; relative to the recipe's folder
 //         format: auto              # auto | messages | sharegpt | alpaca | completion | text
-//         weight: 1.0               # mixing weight (share of training documents per epoch)
+//         weight: 0.8               # share of the training mix (normalized over sources); when no
+//                                   # source sets one, every document is used once per epoch
 //         split: train              # train | val (a separate validation source)
 //         columns: {messages: dialog, content: text}   # canonical field → the file's field
 //         separator: ""             # .txt only: a line equal to this ends a document (default: blank line)
@@ -46,6 +47,7 @@ struct SourceConfig {
   std::filesystem::path path;
   SourceFormat format = SourceFormat::Auto;
   double weight = 1.0;
+  bool weight_given = false;  // no source giving a weight means: every document once per epoch
   SplitRole split = SplitRole::Train;
   ColumnMap columns;
   std::string separator;

@@ -210,6 +210,7 @@ class SourceProcessor {
 
 // Weighted mixing: source i gets round(w_i / Σw × N) of the N training documents per epoch, drawn from a
 // seeded shuffle of its documents (repeating the shuffle when a weight asks for more than it has).
+// Without any weight in the recipe, every document is used once.
 std::vector<int64_t> mix_training_documents(const DataConfig& config, const std::vector<std::vector<int64_t>>& by_source,
                                             std::vector<SourceStats>& stats) {
   double total_weight = 0;
@@ -219,11 +220,13 @@ std::vector<int64_t> mix_training_documents(const DataConfig& config, const std:
       total_weight += config.sources[i].weight;
       total_docs += by_source[i].size();
     }
+  bool weighted = std::any_of(config.sources.begin(), config.sources.end(), [](const SourceConfig& s) { return s.weight_given; });
   std::vector<int64_t> mixed;
   for (size_t i = 0; i < by_source.size(); ++i) {
     if (by_source[i].empty()) continue;
-    auto want = static_cast<size_t>(std::llround(config.sources[i].weight / total_weight * double(total_docs)));
-    want = std::max<size_t>(want, 1);
+    size_t want = by_source[i].size();
+    if (weighted)
+      want = std::max<size_t>(1, static_cast<size_t>(std::llround(config.sources[i].weight / total_weight * double(total_docs))));
     std::mt19937_64 rng(splitmix64(config.seed ^ (0x1000 + i)));
     std::vector<int64_t> pool = by_source[i];
     for (size_t taken = 0; taken < want;) {

@@ -1,5 +1,7 @@
 // The HDF5 cache (reuse, invalidation by source byte / tokenizer / data section, never a half-written
 // file), weighted mixing, validation sources, and the recipe's data section.
+#include <set>
+
 #include "tests/data/pipeline/fakes.h"
 
 namespace tailor::data::testing {
@@ -89,6 +91,18 @@ TEST(Mixing, WeightsSetEachSourcesShareReproduciblyForASeed) {
   };
   EXPECT_EQ(order("cache_dir: c1\n"), order("cache_dir: c2\n"));
   EXPECT_NE(order("cache_dir: c1\n"), order("seed: 9\n"));
+}
+
+TEST(Mixing, WithoutWeightsEveryDocumentIsUsedOnce) {
+  auto dir = temp_dir("no-weights");
+  write(dir / "a.jsonl", "{\"text\": \"a\"}\n");
+  write(dir / "b.jsonl", "{\"text\": \"b1\"}\n{\"text\": \"b2\"}\n{\"text\": \"b3\"}\n");
+  auto result = prepare_yaml(dir, "sources: [{path: a.jsonl}, {path: b.jsonl}]\nmax_seq_len: 16\npacking: false\n");
+  EXPECT_EQ(result.stats.sources[0].mixed_docs, 1u);
+  EXPECT_EQ(result.stats.sources[1].mixed_docs, 3u);
+  std::multiset<int64_t> used;
+  for (const auto& row : result.dataset->rows(Split::Train)) used.insert(row.begin(), row.end());
+  EXPECT_EQ(used, (std::multiset<int64_t>{0, 1, 2, 3}));
 }
 
 TEST(Splits, ASeparateValidationSource) {
