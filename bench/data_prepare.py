@@ -76,9 +76,10 @@ def hf_map(batch, tokenizer):
 def run_hf(data_file, tokenizer_dir, workdir):
     os.environ["HF_DATASETS_CACHE"] = str(Path(workdir) / "hf-cache")
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    from datasets import load_dataset, disable_caching
+    from datasets import load_dataset, disable_caching, disable_progress_bars
     from transformers import AutoTokenizer
     disable_caching()
+    disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     start = time.perf_counter()
     ds = load_dataset("json", data_files=str(data_file), split="train", cache_dir=str(Path(workdir) / "hf-cache"))
