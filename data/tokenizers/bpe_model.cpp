@@ -51,6 +51,15 @@ WordCache& cache_for(uint64_t owner) {
   return cache;
 }
 
+constexpr std::string_view kMetaspace = "\u2581";
+
+// True when `token` has a "▁" right after a character that is not "▁".
+bool metaspace_inside(std::string_view token) {
+  for (size_t pos = token.find(kMetaspace, 1); pos != std::string_view::npos; pos = token.find(kMetaspace, pos + 1))
+    if (!token.substr(0, pos).ends_with(kMetaspace)) return true;
+  return false;
+}
+
 std::string byte_token(unsigned b) {
   static const char* hex = "0123456789ABCDEF";
   return std::string("<0x") + hex[b >> 4] + hex[b & 15] + ">";
@@ -136,6 +145,14 @@ BpeModel::BpeModel(std::vector<std::pair<std::string, TokenId>> vocab,
   for (unsigned b = 0; b < 256; ++b) {
     auto id = options_.byte_level ? find(byte_level_encode(std::string(1, char(b)))) : find(byte_token(b));
     byte_ids_[b] = id ? *id : -1;
+  }
+  if (!options_.byte_level) {
+    split_at_metaspace_ = true;
+    for (const auto& [s, id] : by_spelling_)
+      if (metaspace_inside(s)) {
+        split_at_metaspace_ = false;
+        break;
+      }
   }
   if (options_.unk_token) {
     unk_id_ = find(*options_.unk_token);
@@ -273,6 +290,18 @@ void BpeModel::encode_word(std::string_view word, std::vector<TokenId>& out) con
       out.push_back(*id);
       return;
     }
+  if (!split_at_metaspace_ || word.size() <= kCacheMaxWordBytes) return encode_chunk(word, out);
+  // Chunks start where a run of "▁" starts.
+  size_t begin = 0;
+  for (size_t pos = word.find(kMetaspace, 1); pos != std::string_view::npos; pos = word.find(kMetaspace, pos + 1)) {
+    if (word.substr(0, pos).ends_with(kMetaspace)) continue;
+    encode_chunk(word.substr(begin, pos - begin), out);
+    begin = pos;
+  }
+  encode_chunk(word.substr(begin), out);
+}
+
+void BpeModel::encode_chunk(std::string_view word, std::vector<TokenId>& out) const {
   bool cacheable = word.size() <= kCacheMaxWordBytes;
   WordCache* cache = nullptr;
   if (cacheable) {

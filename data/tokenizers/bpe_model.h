@@ -71,6 +71,7 @@ class BpeModel {
   static std::string byte_level_encode(std::string_view bytes);
 
  private:
+  void encode_chunk(std::string_view word, std::vector<TokenId>& out) const;
   void merge_small(std::vector<TokenId>& ids) const;
   void merge_large(std::vector<TokenId>& ids) const;
   void initial_symbols(std::string_view word, std::vector<TokenId>& ids) const;
@@ -87,6 +88,9 @@ class BpeModel {
   std::unordered_map<std::string, TokenId, Hash, std::equal_to<>> by_bytes_;  // byte-level only
   TokenId byte_ids_[256];      // byte-level: id of each single byte; char-level: id of <0xXX>
   std::optional<TokenId> unk_id_;
+  // Character-level vocabularies where "▁" only ever starts a token (or continues a run of "▁"): no
+  // merge can cross the start of a "▁" run, so long words are merged piecewise (and cached).
+  bool split_at_metaspace_ = false;
   MergeTable merges_;
   uint64_t instance_;  // distinguishes this model in the per-thread word cache
 };
