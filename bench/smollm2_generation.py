@@ -4,7 +4,7 @@ Prints load time, prompt processing and generation speed side by side, with tail
 tailor dequantizes the GGUF to float32 at load and runs LibTorch matmuls; llama.cpp runs the Q4_1
 blocks directly, so expect it to be faster at generation.
 
-    .venv/bin/python bench/smollm2_generation.py [--tailor build/cli/tailor] [--tokens 64] [--repeats 3]
+    .venv/bin/python bench/smollm2_generation.py [--tailor build/cli/tailor] [--tokens 64] [--repeats 3] [--threads N]
 """
 import argparse
 import os
@@ -20,9 +20,10 @@ MODEL = ROOT / ".cache" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 PROMPT = "Write a short story about a robot who learns to paint. Once upon a time,"
 
 
-def run_tailor(binary, tokens, dtype):
+def run_tailor(binary, tokens, dtype, threads):
     out = subprocess.run([binary, "generate", "--model", MODEL, "--prompt", PROMPT, "--max-new-tokens", str(tokens),
-                          "--no-stop", "--stats", "--dtype", dtype], capture_output=True, text=True, check=True)
+                          "--no-stop", "--stats", "--dtype", dtype, "--threads", str(threads)],
+                         capture_output=True, text=True, check=True)
     m = re.search(r"load ([\d.]+) s, prompt (\d+) tokens in ([\d.]+) s, generated (\d+) tokens, ([\d.]+) tokens/s",
                   out.stderr)
     if not m:
@@ -30,14 +31,14 @@ def run_tailor(binary, tokens, dtype):
     return {"load_s": float(m[1]), "prompt_tok_s": int(m[2]) / max(float(m[3]), 1e-9), "gen_tok_s": float(m[5])}
 
 
-def run_llamacpp(tokens):
+def run_llamacpp(tokens, threads):
     import xllamacpp
     params = xllamacpp.CommonParams()
     params.model.path = str(MODEL)
     params.n_ctx = 1024
     params.n_parallel = 1
-    params.cpuparams.n_threads = os.cpu_count() or 2
-    params.cpuparams_batch.n_threads = os.cpu_count() or 2
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
     start = time.perf_counter()
     server = xllamacpp.Server(params)
     load = time.perf_counter() - start
@@ -58,12 +59,13 @@ def main():
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--dtype", default="float32", help="tailor's compute dtype (float32 or bfloat16)")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="CPU threads for both")
     args = ap.parse_args()
     if not MODEL.exists():
         sys.exit(f"{MODEL} not found: run scripts/setup")
-    ours = [run_tailor(args.tailor, args.tokens, args.dtype) for _ in range(args.repeats)]
-    theirs = [run_llamacpp(args.tokens) for _ in range(args.repeats)]
-    print(f"SmolLM2-135M-Instruct Q4_1, CPU ({os.cpu_count()} threads), {args.tokens} generated tokens, "
+    ours = [run_tailor(args.tailor, args.tokens, args.dtype, args.threads) for _ in range(args.repeats)]
+    theirs = [run_llamacpp(args.tokens, args.threads) for _ in range(args.repeats)]
+    print(f"SmolLM2-135M-Instruct Q4_1, CPU ({args.threads} threads), {args.tokens} generated tokens, "
           f"median of {args.repeats}; tailor dtype {args.dtype}")
     print(f"{'metric':28s} {'tailor':>12s} {'llama.cpp':>12s} {'tailor/llama.cpp':>18s}")
     for key, label in [("load_s", "load time (s)"), ("prompt_tok_s", "prompt tokens/s"),

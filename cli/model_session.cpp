@@ -1,6 +1,7 @@
 #include "cli/model_session.h"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -47,6 +48,7 @@ void ModelFlags::add_to(CLI::App& verb) {
   verb.add_option("--model", model, "HF model folder or .gguf file")->required();
   verb.add_option("--dtype", dtype, "float32 or bfloat16")->capture_default_str();
   verb.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
+  verb.add_option("--threads", threads, "CPU threads (default: all cores)");
 }
 
 void add_sampling_flags(CLI::App& verb, models::SamplingOptions& s) {
@@ -60,6 +62,8 @@ void add_sampling_flags(CLI::App& verb, models::SamplingOptions& s) {
 
 ModelSession ModelSession::open(const ModelFlags& flags) {
   ModelSession s;
+  if (flags.threads < 0) throw InputError("--threads must be positive");
+  if (flags.threads > 0) at::set_num_threads(flags.threads);
   auto start = std::chrono::steady_clock::now();
   models::LoadOptions options;
   options.dtype = parse_dtype(flags.dtype);

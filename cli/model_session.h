@@ -20,6 +20,7 @@ struct ModelFlags {
   std::string model;
   std::string dtype = "float32";
   std::string device = "cpu";
+  int threads = 0;  // CPU threads for LibTorch; 0 = its default (all cores)
   void add_to(CLI::App& verb);
 };
 
