@@ -1,5 +1,6 @@
 # The two commands a fresh machine needs:  `make demo` (the main job on the shipped model) and
 # `make test` (setup, build, every test). Everything else here is a step of those.
+SHELL := /bin/bash
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/verbs.h"
+#include "train/metrics.h"
 #include "train/recipe.h"
 #include "train/trainer.h"
 
@@ -24,6 +25,10 @@ void add_recipe_args(CLI::App* verb, RunArgs& args) {
 void run(const RunArgs& args) {
   train::Recipe recipe = train::load_recipe(args.recipe, args.overrides);
   auto outcome = train::run_recipe(recipe);
+  for (const char* stage : {"before", "after"})
+    for (const auto& r : train::read_metrics(outcome.run_dir / "metrics.jsonl"))
+      if (r.value("kind", "") == "sample" && r.value("stage", "") == stage)
+        std::cout << "[" << stage << " training] " << r.value("prompt", "") << "\n  -> " << r.value("text", "") << "\n";
   std::cout << (outcome.interrupted ? "stopped" : "done") << " after " << outcome.steps << " steps: loss "
             << outcome.first_loss << " -> " << outcome.last_loss << "\n"
             << "  adapter (PEFT): " << outcome.adapter_dir.string() << "\n"
