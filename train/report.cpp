@@ -62,7 +62,7 @@ std::string svg_chart(const std::string& title, const std::vector<Series>& serie
     double y = y0 + (y1 - y0) * i / 4, x = x0 + (x1 - x0) * i / 4;
     svg << "<line x1='" << left << "' x2='" << W - right << "' y1='" << py(y) << "' y2='" << py(y) << "' class='g'/>"
         << "<text x='" << left - 6 << "' y='" << py(y) + 4 << "' text-anchor='end'>" << number(y) << "</text>"
-        << "<text x='" << px(x) << "' y='" << H - bottom + 16 << "' text-anchor='middle'>" << number(x, "%.0f") << "</text>";
+        << "<text x='" << px(x) << "' y='" << H - bottom + 16 << "' text-anchor='middle'>" << number(x, x1 - x0 >= 8 ? "%.0f" : "%.1f") << "</text>";
   }
   svg << "<text x='" << (W + left) / 2 << "' y='" << H - 4 << "' text-anchor='middle'>step</text>";
   double legend_x = W - right - 8;
@@ -159,8 +159,25 @@ std::filesystem::path write_report(const std::filesystem::path& run_dir) {
   if (!dataset.is_null()) {
     html << "<h2>Dataset</h2><table>";
     for (auto& [key, value] : dataset.items())
-      if (key != "kind") html << summary_row(key, value.is_string() ? value.get<std::string>() : value.dump());
+      if (key != "kind" && !value.is_structured())
+        html << summary_row(key, value.is_string() ? value.get<std::string>() : value.dump());
     html << "</table>";
+    if (dataset.contains("sources") && dataset["sources"].is_array()) {
+      const char* columns[] = {"path", "format", "records", "samples", "tokens", "trained_tokens", "truncated",
+                               "train_docs", "val_docs"};
+      html << "<table><tr>";
+      for (const char* c : columns) html << "<th>" << c << "</th>";
+      html << "</tr>";
+      for (const auto& source : dataset["sources"]) {
+        html << "<tr>";
+        for (const char* c : columns) {
+          const json& v = source.contains(c) ? source[c] : json();
+          html << "<td>" << escape(v.is_string() ? v.get<std::string>() : v.is_null() ? "" : v.dump()) << "</td>";
+        }
+        html << "</tr>";
+      }
+      html << "</table>";
+    }
   }
   if (!samples.empty()) {
     html << "<h2>Sample generations</h2><table><tr><th>prompt</th><th>before training</th><th>after training</th></tr>";

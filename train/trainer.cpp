@@ -259,6 +259,8 @@ RunOutcome run_recipe(const Recipe& recipe) {
   if (!resume_from) {
     int64_t total_params = 0;
     for (const auto& p : model->parameters()) total_params += p.numel();
+    for (const auto& b : model->named_buffers())  // LoRA keeps frozen base weights as buffers
+      if (b.key().ends_with("weight") || b.key().ends_with("bias")) total_params += b.value().numel();
     log.write({{"kind", "run"}, {"recipe", recipe.name}, {"model", recipe.model}, {"output_dir", recipe.output_dir},
                {"device", device.str()}, {"dtype", recipe.train.dtype}, {"kernels", recipe.train.kernels},
                {"trainable_parameters", adapter.parameter_count()}, {"total_parameters", total_params}});
