@@ -23,6 +23,7 @@
 #include "models/generator.h"
 #include "models/model_loader.h"
 #include "models/sequence_layout.h"
+#include "lora/nf4_weight.h"
 #include "train/adamw.h"
 #include "train/attach_lora.h"
 #include "train/checkpoint.h"
@@ -230,7 +231,13 @@ RunOutcome run_recipe(const Recipe& recipe) {
                    std::to_string(stats.train_efficiency).substr(0, 5) + (stats.cache_hit ? " (cache)" : ""));
 
   at::manual_seed(recipe.seed);
-  lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe));
+  BaseQuantizer quantize;
+  if (recipe.lora.quantize == "nf4")  // QLoRA: frozen bases as NF4 (block 64, double-quantized absmax)
+    quantize = [](const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
+  else if (recipe.lora.quantize == "gguf")
+    throw InputError("lora.quantize: gguf (training on the GGUF blocks as loaded) is not wired into tailor run yet; "
+                     "use nf4 or none");
+  lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe), quantize);
   auto named = adapter.named_parameters();
   std::vector<at::Tensor> params;
   std::vector<std::string> names;
