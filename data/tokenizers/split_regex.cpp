@@ -55,11 +55,21 @@ std::string pcre2_message(int code) {
   return reinterpret_cast<const char*>(buffer);
 }
 
-// Per-thread match scratch: match data and the JIT stack, shared by every SplitRegex.
+// Per-thread match scratch shared by every SplitRegex: match data, the JIT stack and the match context
+// that carries it and the limits. The context must be per thread: assigning a JIT stack to a shared
+// context races with other threads' matches (seen as wrong splits under encode_batch).
 struct ThreadScratch {
   pcre2_match_data* data = pcre2_match_data_create(1, nullptr);
   pcre2_jit_stack* stack = pcre2_jit_stack_create(32 * 1024, kJitStackMax, nullptr);
+  pcre2_match_context* context = [this] {
+    pcre2_match_context* c = pcre2_match_context_create(nullptr);
+    pcre2_set_match_limit(c, kMatchLimit);
+    pcre2_set_depth_limit(c, kDepthLimit);
+    pcre2_jit_stack_assign(c, nullptr, stack);
+    return c;
+  }();
   ~ThreadScratch() {
+    pcre2_match_context_free(context);
     pcre2_match_data_free(data);
     pcre2_jit_stack_free(stack);
   }
@@ -74,12 +84,8 @@ ThreadScratch& scratch() {
 
 struct SplitRegex::Compiled {
   pcre2_code* code = nullptr;
-  pcre2_match_context* context = nullptr;
   bool jit = false;
-  ~Compiled() {
-    pcre2_match_context_free(context);
-    pcre2_code_free(code);
-  }
+  ~Compiled() { pcre2_code_free(code); }
 };
 
 SplitRegex::SplitRegex(const std::string& pattern) : pattern_(pattern), compiled_(std::make_unique<Compiled>()) {
@@ -91,22 +97,18 @@ SplitRegex::SplitRegex(const std::string& pattern) : pattern_(pattern), compiled
   if (!compiled_->code)
     throw InputError("regex '" + pattern + "': " + pcre2_message(error) + " at offset " + std::to_string(error_offset));
   compiled_->jit = pcre2_jit_compile(compiled_->code, PCRE2_JIT_COMPLETE) == 0;
-  compiled_->context = pcre2_match_context_create(nullptr);
-  pcre2_set_match_limit(compiled_->context, kMatchLimit);
-  pcre2_set_depth_limit(compiled_->context, kDepthLimit);
 }
 
 SplitRegex::~SplitRegex() = default;
 
 void SplitRegex::find_all(std::string_view text, std::vector<Match>& out) const {
   ThreadScratch& s = scratch();
-  if (compiled_->jit) pcre2_jit_stack_assign(compiled_->context, nullptr, s.stack);
   auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
   size_t offset = 0;
   while (offset < text.size()) {
-    int rc = compiled_->jit ? pcre2_jit_match(compiled_->code, subject, text.size(), offset, 0, s.data, compiled_->context)
+    int rc = compiled_->jit ? pcre2_jit_match(compiled_->code, subject, text.size(), offset, 0, s.data, s.context)
                             : pcre2_match(compiled_->code, subject, text.size(), offset, PCRE2_NO_UTF_CHECK, s.data,
-                                          compiled_->context);
+                                          s.context);
     if (rc == PCRE2_ERROR_NOMATCH) return;
     if (rc < 0)
       throw InputError("regex '" + pattern_ + "': " + pcre2_message(rc) + " (input of " + std::to_string(text.size()) +
