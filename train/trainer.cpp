@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.h"
 #include "core/error.h"
+#include "data/chat_mask.h"
 #include "data/chat_template.h"
 #include "data/pipeline/batch_iterator.h"
 #include "data/pipeline/data_config.h"
@@ -169,18 +170,10 @@ std::vector<int64_t> chat_prompt_ids(const data::Tokenizer& tokenizer, const std
   if (tokenizer.chat_template().empty()) {
     ids = tokenizer.encode(prompt);
   } else {
-    auto rendered = data::ChatTemplate::for_tokenizer(tokenizer).render_tracked(
-        nlohmann::ordered_json::array({{{"role", "user"}, {"content", prompt}}}), {.add_generation_prompt = true});
-    // The template's own text may hold special tokens; the prompt's text never becomes one.
-    size_t at = 0;
-    auto append = [&](std::vector<data::TokenId> piece) { ids.insert(ids.end(), piece.begin(), piece.end()); };
-    std::string_view text = rendered.text;
-    for (const auto& span : rendered.data_spans) {
-      if (span.begin > at) append(tokenizer.encode_with_special(text.substr(at, span.begin - at)));
-      append(tokenizer.encode(text.substr(span.begin, span.end - span.begin)));
-      at = span.end;
-    }
-    if (at < text.size()) append(tokenizer.encode_with_special(text.substr(at)));
+    auto chat_template = data::ChatTemplate::for_tokenizer(tokenizer);
+    auto rendered = chat_template.render_tracked(nlohmann::ordered_json::array({{{"role", "user"}, {"content", prompt}}}),
+                                                 {.add_generation_prompt = true});
+    ids = data::ChatMasker(chat_template, tokenizer).encode(rendered);  // the prompt never becomes special tokens
   }
   const auto& special = tokenizer.special_tokens();
   if (special.add_bos && special.bos && (ids.empty() || ids.front() != *special.bos)) ids.insert(ids.begin(), *special.bos);
