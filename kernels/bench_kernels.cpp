@@ -17,6 +17,9 @@
 
 #include "core/build_info.h"
 #include "core/error.h"
+#include "formats/gguf_blocks.h"
+#include "formats/gguf_quantize.h"
+#include "kernels/gguf_dequant.h"
 #include "kernels/glu.h"
 #include "kernels/linear_cross_entropy.h"
 #include "kernels/lora_linear.h"
@@ -76,17 +79,16 @@ std::map<std::string, BenchCase> bench_cases(const KernelBenchOptions& o) {
                       auto g = leaf(rnd(o, {8192, 5632})), u = leaf(rnd(o, {8192, 5632}));
                       return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::gelu_tanh, m)); };
                     }};
-  cases["rope"] = {"q [4, 2048, 16, 128], k [4, 2048, 8, 128]", [](const KernelBenchOptions& o) {
-                     RopeScaling scaling;
-                     scaling.kind = RopeScaling::Kind::llama3;
-                     scaling.factor = 8;
-                     auto tables = rope_tables(500000.0, 128, 2048, scaling, bench_device(o));
-                     auto q = leaf(rnd(o, {4, 2048, 16, 128})), k = leaf(rnd(o, {4, 2048, 8, 128}));
+  cases["rope"] = {"q [4, 16, 2048, 128] as the decoder passes it", [](const KernelBenchOptions& o) {
+                     // The decoder's call: q a [B, H, T, D] view of the projection, cos/sin [B, T, D] in its dtype.
+                     auto q = leaf(rnd(o, {4, 2048, 16 * 128}));
                      auto positions = at::arange(2048, at::kLong).repeat({4, 1}).to(bench_device(o));
+                     auto [inv_freq, unused] = rope_inverse_frequencies(500000.0, 128, {});
+                     auto angles = positions.unsqueeze(-1).to(at::kFloat) * inv_freq.to(bench_device(o));
+                     auto emb = at::cat({angles, angles}, -1);
+                     auto cos = emb.cos().to(q.scalar_type()), sin = emb.sin().to(q.scalar_type());
                      return [=](KernelMode m) {
-                       auto [qr, kr] = apply_rope(q, k, tables, positions, m);
-                       at::Tensor loss = (qr * qr).sum() + (kr * kr).sum();
-                       loss.backward();
+                       backward_of(apply_rope_cos_sin(q.view({4, 2048, 16, 128}).transpose(1, 2), cos, sin, m));
                      };
                    }};
   cases["lora_linear"] = {"x [4096, 2048] -> 2048, r 16, dense base", [](const KernelBenchOptions& o) {
@@ -106,6 +108,30 @@ std::map<std::string, BenchCase> bench_cases(const KernelBenchOptions& o) {
                                auto nf4 = std::make_shared<Nf4Weight>(nf4_quantize(rnd(o, {8192, 8192})));
                                return [=](KernelMode m) { nf4_dequantize(*nf4, at::kBFloat16, m); };
                              }};
+  // GGUF bases: formats' scalar dequantizer (rows in parallel, float32, then cast) vs the fused kernel.
+  for (auto [name, type] : {std::pair<const char*, formats::GgufType>{"q4_0", formats::GgufType::Q4_0},
+                            {"q8_0", formats::GgufType::Q8_0}, {"q4_k", formats::GgufType::Q4_K},
+                            {"q6_k", formats::GgufType::Q6_K}})
+    cases[std::string("gguf_") + name] = {
+        "[4096, 4096] -> " + o.dtype + " (forward only)", [type](const KernelBenchOptions& o) {
+          const int64_t rows = 4096, cols = 4096;
+          auto weights = (at::randn({rows, cols}) * 0.02).contiguous();
+          auto blocks = at::empty({rows, int64_t(formats::gguf_row_bytes(type, cols))}, at::kByte);
+          formats::quantize_rows(type, weights.data_ptr<float>(), reinterpret_cast<std::byte*>(blocks.data_ptr<uint8_t>()),
+                                 rows, cols);
+          auto device_blocks = blocks.to(bench_device(o));
+          auto out = rnd(o, {rows, cols});
+          return [=](KernelMode m) mutable {
+            // The reference runs on CPU only: on CUDA it is the CPU dequantization plus the upload.
+            if (m == KernelMode::reference && out.is_cuda()) {
+              auto host = at::empty({rows, cols}, out.options().device(at::kCPU));
+              gguf_dequantize_into(uint32_t(type), blocks, cols, host, {}, m);
+              out.copy_(host);
+            } else {
+              gguf_dequantize_into(uint32_t(type), m == KernelMode::reference ? blocks : device_blocks, cols, out, {}, m);
+            }
+          };
+        }};
   cases["linear_cross_entropy"] = {
       std::to_string(o.ce_tokens) + " tokens x " + std::to_string(o.ce_vocab) + " vocab, hidden " +
           std::to_string(o.ce_hidden) + "",
@@ -191,7 +217,8 @@ std::string fixed(double v, int digits) {
 }  // namespace
 
 std::vector<std::string> kernel_bench_ops() {
-  return {"rms_norm", "rope", "swiglu", "geglu", "lora_linear", "qlora_linear", "nf4_dequantize", "linear_cross_entropy"};
+  return {"rms_norm",       "rope",      "swiglu",    "geglu",     "lora_linear", "qlora_linear",
+          "nf4_dequantize", "gguf_q4_0", "gguf_q8_0", "gguf_q4_k", "gguf_q6_k",   "linear_cross_entropy"};
 }
 
 void run_kernel_bench_child(const KernelBenchOptions& options, const std::string& op, const std::string& mode_name,

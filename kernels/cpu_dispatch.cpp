@@ -1,6 +1,7 @@
 // Run-time choice between the baseline and AVX2 builds of each fused CPU loop (see cpu_isa.h).
 #include "kernels/cpu_isa.h"
 #include "kernels/cross_entropy_launch.h"
+#include "kernels/gguf_dequant_launch.h"
 #include "kernels/glu_launch.h"
 #include "kernels/nf4_launch.h"
 #include "kernels/rms_norm_launch.h"
@@ -14,7 +15,8 @@
   X(cross_entropy_forward_cpu, CrossEntropyParams)           \
   X(cross_entropy_backward_cpu, CrossEntropyBackwardParams)  \
   X(rope_cpu, RopeParams)                                    \
-  X(nf4_dequantize_cpu, Nf4DequantizeParams)
+  X(nf4_dequantize_cpu, Nf4DequantizeParams)                \
+  X(gguf_dequantize_cpu, GgufDequantParams)
 
 namespace tailor::kernels {
 

@@ -22,13 +22,21 @@ double yarn_correction_dim(double rotations, int64_t dim, double base, int64_t m
   return dim * std::log(double(max_positions) / (rotations * 2 * M_PI)) / (2 * std::log(base));
 }
 
-at::Tensor rotate(const at::Tensor& x_in, const RopeTables& tables, const at::Tensor& positions_in, bool inverse) {
-  const int64_t D = x_in.size(-1), H = x_in.size(-2), half = tables.cos.size(1);
-  auto x = x_in.contiguous();
-  auto positions = positions_in.reshape({-1}).to(at::kLong).contiguous();
+// Where a rotation reads its cos/sin rows: explicit positions, or (positions empty) row
+// b * batch_stride + t of per-token tables.
+struct TableRows {
+  at::Tensor cos, sin, positions;
+  int64_t batch_stride = 0;
+};
+
+// x4 is a logical [B, S, H, D] view; the result has x4's memory layout where x4 is dense.
+at::Tensor rotate(const at::Tensor& x_in, const TableRows& rows, bool inverse) {
+  auto x = x_in.stride(-1) == 1 ? x_in : x_in.contiguous();
   auto out = at::empty_like(x);
-  RopeParams p{x.data_ptr(), out.data_ptr(), tables.cos.data_ptr<float>(), tables.sin.data_ptr<float>(),
-               positions.data_ptr<int64_t>(), positions.numel(), H, D, half, tables.cos.size(0), inverse,
+  RopeParams p{x.data_ptr(), out.data_ptr(), rows.cos.data_ptr<float>(), rows.sin.data_ptr<float>(),
+               rows.positions.numel() ? rows.positions.data_ptr<int64_t>() : nullptr,
+               x.size(0), x.size(1), x.size(2), x.size(3), rows.cos.size(1), rows.cos.size(0), rows.batch_stride,
+               {x.stride(0), x.stride(1), x.stride(2)}, {out.stride(0), out.stride(1), out.stride(2)}, inverse,
                kernel_dtype(x, "apply_rope")};
   if (x.is_cuda()) {
 #ifdef TAILOR_WITH_CUDA
@@ -41,23 +49,30 @@ at::Tensor rotate(const at::Tensor& x_in, const RopeTables& tables, const at::Te
   return out;
 }
 
+// Differentiable in x only; saves nothing but the tables (and positions).
 struct RopeFunction : torch::autograd::Function<RopeFunction> {
-  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q,
-                                                const at::Tensor& k, const at::Tensor& cos, const at::Tensor& sin,
-                                                const at::Tensor& positions) {
-    RopeTables tables{cos, sin};
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
+                            const at::Tensor& sin, const at::Tensor& positions, int64_t batch_stride) {
     ctx->save_for_backward({cos, sin, positions});
-    return {rotate(q, tables, positions, false), rotate(k, tables, positions, false)};
+    ctx->saved_data["batch_stride"] = batch_stride;
+    return rotate(x, {cos, sin, positions, batch_stride}, false);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    RopeTables tables{saved[0], saved[1]};
-    auto undo = [&](const at::Tensor& g) { return g.defined() ? rotate(g, tables, saved[2], true) : at::Tensor(); };
-    return {undo(grads[0]), undo(grads[1]), at::Tensor(), at::Tensor(), at::Tensor()};
+    TableRows rows{saved[0], saved[1], saved[2], ctx->saved_data["batch_stride"].toInt()};
+    at::Tensor dx = grads[0].defined() ? rotate(grads[0], rows, true) : at::Tensor();
+    return {dx, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
+
+// x [..., H, D] with one position per leading index, viewed as [1, N, H, D].
+at::Tensor rotate_with_positions(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                 const at::Tensor& positions) {
+  auto x4 = x.reshape({1, -1, x.size(-2), x.size(-1)});
+  return RopeFunction::apply(x4, cos, sin, positions, 0).reshape(x.sizes());
+}
 
 void check_inputs(const at::Tensor& x, const RopeTables& tables, const at::Tensor& positions, const char* name) {
   TORCH_CHECK(x.dim() >= 2 && x.numel() / (x.size(-1) * x.size(-2)) == positions.numel(), "apply_rope: ", name, " ",
@@ -145,9 +160,34 @@ std::pair<at::Tensor, at::Tensor> apply_rope(const at::Tensor& q, const at::Tens
   }
   if (mode == KernelMode::reference)
     return {apply_rope_reference(q, tables, position_ids), apply_rope_reference(k, tables, position_ids)};
-  auto out = RopeFunction::apply(q, k, tables.cos.to(at::kFloat).contiguous(), tables.sin.to(at::kFloat).contiguous(),
-                                 position_ids);
-  return {out[0], out[1]};
+  auto cos = tables.cos.to(at::kFloat).contiguous(), sin = tables.sin.to(at::kFloat).contiguous();
+  auto positions = position_ids.reshape({-1}).to(at::kLong).contiguous();
+  return {rotate_with_positions(q, cos, sin, positions), rotate_with_positions(k, cos, sin, positions)};
 }
+
+at::Tensor apply_rope_cos_sin(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, KernelMode mode) {
+  TORCH_CHECK(x.dim() == 4 && cos.dim() == 3 && cos.sizes() == sin.sizes(), "apply_rope_cos_sin: x ", x.sizes(),
+              " must be [B, H, T, D] and cos/sin [B or 1, T, R], got ", cos.sizes(), " and ", sin.sizes());
+  const int64_t rotary = cos.size(-1), half = rotary / 2;
+  TORCH_CHECK(rotary % 2 == 0 && rotary <= x.size(-1) && cos.size(1) == x.size(2) &&
+                  (cos.size(0) == x.size(0) || cos.size(0) == 1),
+              "apply_rope_cos_sin: cos/sin ", cos.sizes(), " do not fit x ", x.sizes());
+  if (mode == KernelMode::reference) {
+    auto c = cos.unsqueeze(1), s = sin.unsqueeze(1);
+    auto rot = x.narrow(-1, 0, rotary);
+    auto rotated = rot * c + at::cat({-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)}, -1) * s;
+    return rotary == x.size(-1) ? rotated : at::cat({rotated, x.narrow(-1, rotary, x.size(-1) - rotary)}, -1);
+  }
+  // cat(freqs, freqs) repeats each half, so the first half is the whole per-token table.
+  auto table = [&](const at::Tensor& t) {
+    return t.narrow(-1, 0, half).to(at::kFloat).contiguous().view({-1, half});
+  };
+  const int64_t batch_stride = cos.size(0) == 1 ? 0 : cos.size(1);
+  // [B, H, T, D] read as [B, T, H, D] through strides: no copy either way. No positions: an empty tensor
+  // (autograd functions take no undefined tensor inputs).
+  auto no_positions = at::empty({0}, cos.options().dtype(at::kLong));
+  return RopeFunction::apply(x.transpose(1, 2), table(cos), table(sin), no_positions, batch_stride).transpose(1, 2);
+}
+
 
 }  // namespace tailor::kernels

@@ -42,6 +42,12 @@ RopeTables rope_tables(double theta, int64_t rotary_dim, int64_t max_positions, 
 std::pair<at::Tensor, at::Tensor> apply_rope(const at::Tensor& q, const at::Tensor& k, const RopeTables& tables,
                                              const at::Tensor& position_ids, KernelMode mode);
 
+// The decoder's form (models::DecoderOps::rope): x [B, H, T, D] (any strides), cos/sin [B or 1, T, R] as
+// transformers builds them (cat(freqs, freqs), attention scaling folded in, any floating dtype). Rotates
+// the first R dims of every head; differentiable in x. fused: reads x in place through its strides and
+// uses only the first half of cos/sin (the second repeats it); reference: transformers' formula.
+at::Tensor apply_rope_cos_sin(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, KernelMode mode);
+
 // transformers' apply_rotary_pos_emb, with cos/sin cast to the activations' dtype first as it does.
 at::Tensor apply_rope_reference(const at::Tensor& x, const RopeTables& tables, const at::Tensor& position_ids);
 

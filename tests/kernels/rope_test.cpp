@@ -58,6 +58,65 @@ TEST(Rope, Gradcheck) {
                               mode, "rope " + to_string(mode));
 }
 
+// The decoder's form: x [B, H, T, D] as a transposed view (as models/decoder.cpp passes q and k), cos/sin
+// [B or 1, T, R] built as transformers does (cat(freqs, freqs) times an attention factor).
+testing::OpFn rope_cos_sin_op() {
+  return [](const std::vector<at::Tensor>& in, KernelMode mode) {
+    return std::vector<at::Tensor>{apply_rope_cos_sin(in[0].transpose(1, 2), in[1], in[2], mode)};
+  };
+}
+
+std::pair<at::Tensor, at::Tensor> hf_cos_sin(const at::Tensor& positions, int64_t rotary, double attention) {
+  auto [inv_freq, unused] = rope_inverse_frequencies(10000.0, rotary, {});
+  auto angles = positions.unsqueeze(-1).to(at::kFloat) * inv_freq;
+  auto emb = at::cat({angles, angles}, -1);
+  return {(emb.cos() * attention).to(at::kDouble), (emb.sin() * attention).to(at::kDouble)};
+}
+
+void check_cos_sin_device(at::Device device) {
+  at::manual_seed(9);
+  // Full rotary (llama), partial rotary (phi3's partial_rotary_factor, odd pair count), tables shared by
+  // the batch (cos [1, T, R]) and per row (packed documents restarting positions).
+  struct Case {
+    int64_t batch, heads, head_dim, rotary, table_batch;
+  };
+  for (auto dtype : {at::kFloat, at::kBFloat16})
+    for (Case c : {Case{2, 3, 64, 64, 2}, Case{1, 5, 96, 24, 1}, Case{3, 2, 22, 14, 1}, Case{2, 1, 6, 2, 2}}) {
+      auto positions = c.table_batch == 1 ? at::arange(11, at::kLong).unsqueeze(0) : at::randint(0, 300, {c.batch, 11});
+      auto [cos, sin] = hf_cos_sin(positions, c.rotary, 1.2);
+      auto x = at::randn({c.batch, 11, c.heads, c.head_dim}, at::kDouble);
+      testing::expect_fused_matches_reference(
+          rope_cos_sin_op(), {x, cos, sin}, {true, false, false}, dtype, device,
+          "rope cos/sin " + std::string(c10::toString(dtype)) + " head_dim " + std::to_string(c.head_dim) +
+              " rotary " + std::to_string(c.rotary) + " table batch " + std::to_string(c.table_batch));
+    }
+}
+
+TEST(Rope, CosSinFusedMatchesReferenceCpu) { check_cos_sin_device(at::kCPU); }
+
+TEST(Rope, CosSinFusedMatchesReferenceCuda) {
+  TAILOR_REQUIRE_CUDA();
+  check_cos_sin_device(at::kCUDA);
+}
+
+// float32 on CPU: the fused loop forms the same two products and one sum as the reference, unfused.
+TEST(Rope, CosSinFloat32IsBitIdenticalToReference) {
+  at::manual_seed(10);
+  auto [cos, sin] = hf_cos_sin(at::randint(0, 4096, {2, 9}), 32, 1.0);
+  auto x = at::randn({2, 4, 9, 40}).transpose(1, 2).contiguous().transpose(1, 2);  // [B, H, T, D] view
+  auto fused = apply_rope_cos_sin(x, cos.to(at::kFloat), sin.to(at::kFloat), KernelMode::fused);
+  auto reference = apply_rope_cos_sin(x, cos.to(at::kFloat), sin.to(at::kFloat), KernelMode::reference);
+  EXPECT_TRUE(at::equal(fused, reference)) << (fused - reference).abs().max().item<float>();
+}
+
+TEST(Rope, CosSinGradcheck) {
+  at::manual_seed(11);
+  auto [cos, sin] = hf_cos_sin(at::tensor({3, 0, 1, 9, 2, 5, 7, 1}, at::kLong).view({2, 4}), 6, 1.0);
+  for (auto mode : {KernelMode::fused, KernelMode::reference})
+    testing::expect_gradcheck(rope_cos_sin_op(), {at::randn({2, 4, 3, 8}), cos, sin}, {true, false, false}, mode,
+                              "rope cos/sin " + to_string(mode));
+}
+
 TEST(Rope, PositionZeroIsIdentityAndRotationPreservesNorm) {
   auto tables = rope_tables(10000.0, 8, 8, {});
   auto q = at::randn({2, 3, 8}), k = at::randn({2, 1, 8});
