@@ -67,3 +67,73 @@ def chat_apply_template(lib, template, messages, add_assistant):
     if n < 0:
         raise AssertionError(f"llama_chat_apply_template failed ({n}): template not recognised")
     return buf.raw[:n].decode()
+
+
+class _Batch(ctypes.Structure):
+    _fields_ = [("n_tokens", ctypes.c_int32), ("token", ctypes.POINTER(ctypes.c_int32)),
+                ("embd", ctypes.POINTER(ctypes.c_float)), ("pos", ctypes.POINTER(ctypes.c_int32)),
+                ("n_seq_id", ctypes.POINTER(ctypes.c_int32)),
+                ("seq_id", ctypes.POINTER(ctypes.POINTER(ctypes.c_int32))), ("logits", ctypes.POINTER(ctypes.c_int8))]
+
+
+class _Params(ctypes.Structure):
+    # llama_model_params / llama_context_params are passed by value; only their leading fields are touched
+    # (context: n_ctx, n_batch, n_ubatch, n_seq_max, n_rs_seq, n_outputs_max, n_outputs_max_per_seq,
+    # n_threads, n_threads_batch at 0-8, flash_attn_type at 13, type_k and type_v at 26-27, as 32-bit
+    # words), so an oversized opaque buffer stands in for the struct (both are > 16 bytes: returned and
+    # passed in memory). The defaults are checked to catch a layout change.
+    _fields_ = [("head", ctypes.c_uint32 * 28), ("rest", ctypes.c_uint8 * 1024)]
+
+
+def logits(lib, model_path, ids, threads=2, chunk=512, f32_attention=False):
+    """llama.cpp's logits at every position of `ids`: float32 numpy array [len(ids), n_vocab].
+    f32_attention: F32 KV cache and no flash attention (llama.cpp's default keeps K/V in F16)."""
+    import numpy as np
+    lib.llama_backend_init()
+    lib.llama_model_default_params.restype = _Params
+    lib.llama_context_default_params.restype = _Params
+    lib.llama_model_load_from_file.restype = ctypes.c_void_p
+    lib.llama_model_load_from_file.argtypes = [ctypes.c_char_p, _Params]
+    lib.llama_init_from_model.restype = ctypes.c_void_p
+    lib.llama_init_from_model.argtypes = [ctypes.c_void_p, _Params]
+    lib.llama_decode.restype = ctypes.c_int32
+    lib.llama_decode.argtypes = [ctypes.c_void_p, _Batch]
+    lib.llama_get_logits.restype = ctypes.POINTER(ctypes.c_float)
+    lib.llama_get_logits.argtypes = [ctypes.c_void_p]
+    lib.llama_model_get_vocab.restype = ctypes.c_void_p
+    lib.llama_model_get_vocab.argtypes = [ctypes.c_void_p]
+    lib.llama_vocab_n_tokens.restype = ctypes.c_int32
+    lib.llama_vocab_n_tokens.argtypes = [ctypes.c_void_p]
+    lib.llama_free.argtypes = [ctypes.c_void_p]
+    lib.llama_model_free.argtypes = [ctypes.c_void_p]
+
+    model = lib.llama_model_load_from_file(str(model_path).encode(), lib.llama_model_default_params())
+    if not model:
+        raise AssertionError(f"llama.cpp cannot load {model_path}")
+    cp = lib.llama_context_default_params()
+    head = list(cp.head)
+    if head[:7] != [512, 2048, 512, 1, 0, 0, 1] or head[13] != 0xFFFFFFFF or head[26:28] != [1, 1]:
+        raise AssertionError(f"unexpected llama_context_params layout: {head}")
+    if f32_attention:
+        cp.head[13], cp.head[26], cp.head[27] = 0, 0, 0  # LLAMA_FLASH_ATTN_TYPE_DISABLED, GGML_TYPE_F32
+    cp.head[0] = max(256, (len(ids) + 255) // 256 * 256)
+    cp.head[1] = cp.head[2] = cp.head[5] = cp.head[6] = chunk  # every position is an output
+    cp.head[7] = cp.head[8] = threads
+    ctx = lib.llama_init_from_model(model, cp)
+    n_vocab = lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(model))
+    out = np.empty((len(ids), n_vocab), dtype=np.float32)
+    try:
+        for start in range(0, len(ids), chunk):
+            part = ids[start:start + chunk]
+            n = len(part)
+            seq = ctypes.c_int32(0)
+            batch = _Batch(n, (ctypes.c_int32 * n)(*part), None, (ctypes.c_int32 * n)(*range(start, start + n)),
+                           (ctypes.c_int32 * n)(*[1] * n), (ctypes.POINTER(ctypes.c_int32) * n)(*[ctypes.pointer(seq)] * n),
+                           (ctypes.c_int8 * n)(*[1] * n))
+            if lib.llama_decode(ctx, batch) != 0:
+                raise AssertionError(f"llama_decode failed on {model_path}")
+            out[start:start + n] = np.ctypeslib.as_array(lib.llama_get_logits(ctx), shape=(n, n_vocab))
+    finally:
+        lib.llama_free(ctx)
+        lib.llama_model_free(model)
+    return out
