@@ -87,6 +87,11 @@ void Adapter::add_trainable_tokens(const std::string& path, TrainableTokens toke
   tokens_.insert_or_assign(path, std::move(tokens));
 }
 void Adapter::add_module_copy(const std::string& path, ModuleCopy copy) { copies_.insert_or_assign(path, std::move(copy)); }
+void Adapter::tie_module_copy(const std::string& alias, const std::string& path) {
+  if (!copies_.count(path)) throw std::logic_error("tie_module_copy: no module copy at " + path);
+  tied_copies_.insert_or_assign(alias, path);
+  config_.ensure_weight_tying = true;
+}
 
 std::vector<std::pair<std::string, at::Tensor>> Adapter::named_parameters() const {
   std::map<std::string, at::Tensor> all;
@@ -117,7 +122,13 @@ void Adapter::save(const std::filesystem::path& folder) const {
   std::filesystem::create_directories(folder);
   std::vector<std::string> targeted;
   for (const auto& [path, layer] : lora_) targeted.push_back(path);
-  write_safetensors_tensors(folder / kAdapterWeightsFile, named_parameters());
+  auto tensors = named_parameters();
+  for (const auto& [alias, path] : tied_copies_) {
+    const ModuleCopy& copy = copies_.at(path);
+    tensors.emplace_back(kPeftPrefix + alias + ".weight", copy->weight);
+    if (copy->bias.defined()) tensors.emplace_back(kPeftPrefix + alias + ".bias", copy->bias);
+  }
+  write_safetensors_tensors(folder / kAdapterWeightsFile, tensors);
   write_file_atomic(folder / kAdapterConfigFile, adapter_config_to_json(config_, targeted));
 }
 
@@ -134,6 +145,16 @@ void Adapter::load_weights(const std::filesystem::path& folder) {
       throw InputError(file.string() + ": tensor '" + name + "': shape " + shape_string(it->second.sizes()) +
                        ", expected " + shape_string(tensor.sizes()));
   }
+  for (const auto& [alias, path] : tied_copies_)
+    for (const char* suffix : {".weight", ".bias"}) {
+      auto it = stored.find(kPeftPrefix + alias + suffix);
+      if (it == stored.end()) continue;  // adapters saved before tying was recorded hold the copy once
+      auto main = stored.find(kPeftPrefix + path + suffix);
+      if (main == stored.end() || !it->second.sizes().equals(main->second.sizes()) || !it->second.equal(main->second))
+        throw InputError(file.string() + ": tensor '" + it->first + "' must equal '" + kPeftPrefix + path + suffix +
+                         "' (" + alias + " is tied to " + path + ")");
+      expected.insert(it->first);
+    }
   for (const auto& [name, tensor] : stored)
     if (!expected.count(name))
       throw InputError(file.string() + ": tensor '" + name + "' matches no trainable part of this model (check " +

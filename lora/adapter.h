@@ -27,6 +27,10 @@ class Adapter {
   void add_lora(const std::string& path, LoraLinear layer);
   void add_trainable_tokens(const std::string& path, TrainableTokens tokens);
   void add_module_copy(const std::string& path, ModuleCopy copy);
+  // PEFT's ensure_weight_tying: module `alias` (a tied model's lm_head) is the module copy at `path`
+  // (embed_tokens). One parameter for the optimizer, saved under both names as PEFT saves it (PEFT cannot
+  // load the file otherwise), accepted under both on load (they must be equal). Sets ensure_weight_tying.
+  void tie_module_copy(const std::string& alias, const std::string& path);
 
   // (file name, tensor) for every trainable tensor, sorted by name: the optimizer's parameter order and
   // exactly the tensors adapter_model.safetensors holds.
@@ -51,6 +55,7 @@ class Adapter {
   std::map<std::string, LoraLinear> lora_;
   std::map<std::string, TrainableTokens> tokens_;
   std::map<std::string, ModuleCopy> copies_;
+  std::map<std::string, std::string> tied_copies_;  // alias → path of the copy it shares
 };
 
 // The tensors of an adapter_model.safetensors (or any safetensors file), copied into CPU tensors.

@@ -108,7 +108,7 @@ std::string adapter_config_to_json(const AdapterConfig& config, const std::vecto
   j["base_model_name_or_path"] = config.base_model_name_or_path.empty() ? json(nullptr) : json(config.base_model_name_or_path);
   j["bias"] = "none";
   j["corda_config"] = nullptr;
-  j["ensure_weight_tying"] = false;
+  j["ensure_weight_tying"] = config.ensure_weight_tying;
   j["eva_config"] = nullptr;
   j["exclude_modules"] = config.exclude_modules.empty() ? json(nullptr) : json(config.exclude_modules);
   j["fan_in_fan_out"] = false;
@@ -184,6 +184,7 @@ AdapterConfig adapter_config_from_json(const std::string& text, const std::strin
     if (j.contains("lora_dropout")) c.lora_dropout = j["lora_dropout"].get<double>();
     if (j.contains("use_rslora")) c.use_rslora = j["use_rslora"].get<bool>();
     if (j.contains("use_dora")) c.use_dora = j["use_dora"].get<bool>();
+    if (j.contains("ensure_weight_tying")) c.ensure_weight_tying = j["ensure_weight_tying"].get<bool>();
     if (j.contains("init_lora_weights")) {
       const json& init = j["init_lora_weights"];
       c.init_lora_weights = init.is_boolean() ? (init.get<bool>() ? LoraInit::kDefault : LoraInit::kNone)

@@ -28,6 +28,8 @@ struct AdapterConfig {
   std::vector<std::string> modules_to_save;  // trained fully and saved whole (embed_tokens, lm_head)
   // Module name (e.g. "embed_tokens") → rows trained of its weight; PEFT's trainable_token_indices.
   std::map<std::string, std::vector<int64_t>> trainable_token_indices;
+  // A tied model's lm_head uses the trained embed_tokens copy (tailor always ties; PEFT only when set).
+  bool ensure_weight_tying = false;
   std::map<std::string, int64_t> rank_pattern;
   std::map<std::string, double> alpha_pattern;
 

@@ -50,6 +50,7 @@ lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig confi
       lora::ModuleCopy copy(embed.weight.detach());
       embed.weight = copy->weight;  // forward now reads the trainable copy
       adapter.add_module_copy("model.embed_tokens", copy);
+      if (!model.lm_head) adapter.tie_module_copy("lm_head", "model.embed_tokens");  // tied: lm_head reads the copy
     } else if (lora::module_name_matches("lm_head", name)) {
       if (!model.lm_head)
         throw InputError("modules_to_save: lm_head is tied to embed_tokens in this model; save embed_tokens instead");

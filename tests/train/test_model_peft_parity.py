@@ -38,6 +38,7 @@ CASES = [
     ("qwen3", "lora", {}),
     ("qwen3", "rslora", {"use_rslora": True}),
     ("qwen3", "dora", {"use_dora": True}),
+    ("qwen3", "modules_to_save_tied", {"modules_to_save": ["embed_tokens"], "ensure_weight_tying": True}),
 ]
 
 
