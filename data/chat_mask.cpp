@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "data/tokenizers/added_tokens.h"
 
 namespace tailor::data {
 
@@ -14,9 +15,10 @@ ChatMasker::ChatMasker(const ChatTemplate& chat_template, const Tokenizer& token
     auto token = static_cast<TokenId>(id);
     if (!tokenizer.is_special(token)) continue;
     std::string spelling = tokenizer.id_to_token(token);
-    if (!spelling.empty()) specials_.emplace_back(std::move(spelling), token);
+    if (!spelling.empty()) specials_.push_back({std::move(spelling), token, tokenizer.added_token_strip(token)});
   }
-  std::stable_sort(specials_.begin(), specials_.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  std::stable_sort(specials_.begin(), specials_.end(),
+                   [](const Special& a, const Special& b) { return a.spelling.size() > b.spelling.size(); });
 }
 
 // Special-token strings in template text become special pieces; a match that overlaps any data
@@ -27,18 +29,20 @@ std::vector<ChatMasker::Piece> ChatMasker::split(const RenderedChat& rendered) c
   size_t plain_start = 0, span = 0;
   for (size_t pos = 0; pos < text.size();) {
     while (span < rendered.data_spans.size() && rendered.data_spans[span].end <= pos) ++span;
-    const std::pair<std::string, TokenId>* match = nullptr;
-    for (const auto& special : specials_)
-      if (text.compare(pos, special.first.size(), special.first) == 0) {
+    const Special* match = nullptr;
+    for (const Special& special : specials_)
+      if (text.compare(pos, special.spelling.size(), special.spelling) == 0) {
         match = &special;
         break;
       }
     if (match) {
-      size_t end = pos + match->first.size();
+      size_t end = pos + match->spelling.size();
       bool overlaps_data = span < rendered.data_spans.size() && rendered.data_spans[span].begin < end;
       if (!overlaps_data) {
-        if (plain_start < pos) pieces.push_back({plain_start, pos, std::nullopt});
-        pieces.push_back({pos, end, match->second});
+        size_t begin = match->strip.left ? lstrip_start(text, pos, plain_start) : pos;
+        if (match->strip.right) end = rstrip_stop(text, end);
+        if (plain_start < begin) pieces.push_back({plain_start, begin, std::nullopt});
+        pieces.push_back({begin, end, match->id});
         pos = plain_start = end;
         continue;
       }
@@ -56,7 +60,8 @@ std::vector<TokenId> ChatMasker::encode_pieces(const std::string& text, std::vec
     if (piece.special) {
       ids.push_back(*piece.special);
     } else {
-      std::vector<TokenId> chunk = tokenizer_.encode(std::string_view(text).substr(piece.begin, piece.end - piece.begin));
+      std::string_view plain = std::string_view(text).substr(piece.begin, piece.end - piece.begin);
+      std::vector<TokenId> chunk = piece.begin == 0 ? tokenizer_.encode(plain) : tokenizer_.encode_continuation(plain);
       ids.insert(ids.end(), chunk.begin(), chunk.end());
     }
     piece.ids = ids.size() - piece.first_id;
@@ -70,7 +75,9 @@ std::vector<TokenId> ChatMasker::encode(const RenderedChat& rendered) const {
 }
 
 // The token covering character `offset`: exact for special pieces; inside plain text, the first token
-// whose decoded prefix of the piece reaches past `offset` (binary search over prefix decodes).
+// whose decoded prefix of the piece reaches past `offset` (binary search over prefix decodes). Decoders
+// that drop the space a Metaspace pre-tokenizer turned into the first token's "▁" decode the piece
+// without its first character(s); those count as covered by the first token.
 size_t ChatMasker::token_at(const std::string& text, const std::vector<Piece>& pieces, const std::vector<TokenId>& ids,
                             size_t offset) const {
   auto it = std::upper_bound(pieces.begin(), pieces.end(), offset, [](size_t o, const Piece& p) { return o < p.end; });
@@ -80,11 +87,15 @@ size_t ChatMasker::token_at(const std::string& text, const std::vector<Piece>& p
   if (piece.special) return piece.first_id;
   std::string_view piece_text = std::string_view(text).substr(piece.begin, piece.end - piece.begin);
   size_t relative = offset - piece.begin;
+  auto decode = [&](size_t count) { return tokenizer_.decode(std::span<const TokenId>(ids.data() + piece.first_id, count)); };
+  std::string whole = decode(piece.ids);
+  size_t dropped = whole.size() < piece_text.size() && piece_text.ends_with(whole) ? piece_text.size() - whole.size() : 0;
+  std::string_view decodable = piece_text.substr(dropped);
   auto covered = [&](size_t count) {
-    std::string decoded = tokenizer_.decode(std::span<const TokenId>(ids.data() + piece.first_id, count));
+    std::string decoded = decode(count);
     size_t n = 0;
-    while (n < decoded.size() && n < piece_text.size() && decoded[n] == piece_text[n]) ++n;
-    return n;
+    while (n < decoded.size() && n < decodable.size() && decoded[n] == decodable[n]) ++n;
+    return dropped + n;
   };
   size_t lo = 1, hi = piece.ids;  // smallest count whose decode covers relative
   while (lo < hi) {

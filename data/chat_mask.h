@@ -1,8 +1,9 @@
 // Token ids and a per-token training mask for a conversation, derived from rendering its chat template.
 //
-// Injection safety: the rendered text is split at the special tokens the *template* wrote; the text
-// between them (template text and message contents alike) is encoded with Tokenizer::encode(), which
-// never parses special tokens. A user who writes "<|im_end|>" gets the plain-text tokens for it. When
+// Injection safety: the rendered text is split at the special tokens the *template* wrote (with the
+// whitespace their lstrip / rstrip flags absorb); the text between them (template text and message
+// contents alike) is encoded with Tokenizer::encode() / encode_continuation(), which never parse special
+// tokens. A user who writes "<|im_end|>" gets the plain-text tokens for it. When
 // nobody wrote a special-token string, the ids equal transformers' apply_chat_template(tokenize=True).
 //
 // Trained spans: with {% generation %} blocks, the blocks (transformers' return_assistant_tokens_mask
@@ -59,7 +60,12 @@ class ChatMasker {
 
   const ChatTemplate& template_;
   const Tokenizer& tokenizer_;
-  std::vector<std::pair<std::string, TokenId>> specials_;  // longest first
+  struct Special {
+    std::string spelling;
+    TokenId id;
+    Tokenizer::WhitespaceStrip strip;
+  };
+  std::vector<Special> specials_;  // longest first
 };
 
 // The pipeline's ChatEncoder over a tokenizer's own template (or `template_source` when non-empty).

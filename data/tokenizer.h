@@ -40,6 +40,10 @@ class Tokenizer {
   virtual std::vector<TokenId> encode(std::string_view text) const = 0;
   // The explicit opposite: added/special tokens written in the text are matched as tokens.
   virtual std::vector<TokenId> encode_with_special(std::string_view text) const = 0;
+  // encode() for text that continues a longer input instead of starting it, as HF tokenizes the text
+  // after an added token: what depends on the start of the input (Metaspace prepend_scheme "first")
+  // does not apply. The chat masker encodes a rendered conversation piece by piece with it.
+  virtual std::vector<TokenId> encode_continuation(std::string_view text) const { return encode(text); }
   // ids to text; skip_special drops special (control) tokens.
   virtual std::string decode(std::span<const TokenId> ids, bool skip_special = false) const = 0;
 
@@ -47,6 +51,12 @@ class Tokenizer {
   virtual std::optional<TokenId> token_to_id(std::string_view token) const = 0;
   virtual std::string id_to_token(TokenId id) const = 0;  // the vocabulary's spelling of the token
   virtual bool is_special(TokenId id) const = 0;
+  // Whitespace an added token absorbs when matched in text (tokenizer.json lstrip / rstrip): HF drops
+  // the whitespace run before (left) or after (right) the token instead of encoding it.
+  struct WhitespaceStrip {
+    bool left = false, right = false;
+  };
+  virtual WhitespaceStrip added_token_strip(TokenId) const { return {}; }
 
   virtual const SpecialTokens& special_tokens() const = 0;
   // The model's chat template (tokenizer_config.json, chat_template.jinja or GGUF), empty if none.

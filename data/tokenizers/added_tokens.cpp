@@ -18,6 +18,24 @@ char32_t code_point_before(std::string_view s, size_t end, size_t* start_out = n
 
 }  // namespace
 
+size_t lstrip_start(std::string_view text, size_t start, size_t floor) {
+  while (start > floor) {
+    size_t prev;
+    if (!text::is_white_space(code_point_before(text, start, &prev))) break;
+    start = prev;
+  }
+  return start;
+}
+
+size_t rstrip_stop(std::string_view text, size_t stop) {
+  while (stop < text.size()) {
+    size_t k = stop;
+    if (!text::is_white_space(text::next_code_point(text, k))) break;
+    stop = k;
+  }
+  return stop;
+}
+
 AddedTokenMatcher::AddedTokenMatcher(std::vector<const AddedToken*> tokens) : tokens_(std::move(tokens)) {
   for (const AddedToken* t : tokens_)
     if (!t->content.empty()) by_first_byte_[static_cast<unsigned char>(t->content[0])].push_back(t);
@@ -50,21 +68,8 @@ void AddedTokenMatcher::split(std::string_view text, bool match_special, std::ve
       bool stop_ok = stop == text.size() || !text::is_word_char(text::next_code_point(text, k));
       if (!start_ok || !stop_ok) continue;
     }
-    if (hit->lstrip) {
-      size_t s = start;
-      while (s > emitted) {
-        size_t prev;
-        if (!text::is_white_space(code_point_before(text, s, &prev))) break;
-        s = prev;
-      }
-      start = s;
-    }
-    if (hit->rstrip)
-      while (stop < text.size()) {
-        size_t k = stop;
-        if (!text::is_white_space(text::next_code_point(text, k))) break;
-        stop = k;
-      }
+    if (hit->lstrip) start = lstrip_start(text, start, emitted);
+    if (hit->rstrip) stop = rstrip_stop(text, stop);
     if (start > emitted) out.push_back({emitted, start, std::nullopt});
     out.push_back({start, stop, hit->id});
     emitted = stop;

@@ -19,6 +19,11 @@ struct AddedToken {
   bool special = false, lstrip = false, rstrip = false, single_word = false, normalized = false;
 };
 
+// HF's lstrip / rstrip: where a token matched at [start, stop) extends to when it absorbs the whitespace
+// before it (not reaching back past `floor`) or after it.
+size_t lstrip_start(std::string_view text, size_t start, size_t floor);
+size_t rstrip_stop(std::string_view text, size_t stop);
+
 class AddedTokenMatcher {
  public:
   AddedTokenMatcher() = default;

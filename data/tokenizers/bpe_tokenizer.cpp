@@ -25,12 +25,12 @@ BpeTokenizer::BpeTokenizer(BpePipeline pipeline) : p_(std::move(pipeline)) {
   normalized_matcher_ = AddedTokenMatcher(std::move(normalized));
 }
 
-std::vector<TokenId> BpeTokenizer::encode_impl(std::string_view text, bool match_special) const {
+std::vector<TokenId> BpeTokenizer::encode_impl(std::string_view text, bool match_special, bool at_start) const {
   std::vector<TokenId> out;
   out.reserve(text.size() / 3 + 4);
   size_t bad = text::first_invalid_utf8(text);
   if (bad == text.size()) {
-    encode_valid(text, match_special, true, out);
+    encode_valid(text, match_special, at_start, out);
     return out;
   }
   // Valid runs are tokenized as usual; each invalid byte becomes a byte token.
@@ -40,11 +40,11 @@ std::vector<TokenId> BpeTokenizer::encode_impl(std::string_view text, bool match
       i += n;
       continue;
     }
-    if (i > run) encode_valid(text.substr(run, i - run), match_special, run == 0, out);
+    if (i > run) encode_valid(text.substr(run, i - run), match_special, at_start && run == 0, out);
     encode_invalid_byte(text, i, out);
     run = ++i;
   }
-  if (run < text.size()) encode_valid(text.substr(run), match_special, run == 0, out);
+  if (run < text.size()) encode_valid(text.substr(run), match_special, at_start && run == 0, out);
   return out;
 }
 
@@ -144,6 +144,12 @@ std::string BpeTokenizer::id_to_token(TokenId id) const {
   if (auto it = added_by_id_.find(id); it != added_by_id_.end()) return it->second->content;
   if (const std::string* s = p_.model->spelling(id)) return *s;
   throw InputError("token id " + std::to_string(id) + " is not in the vocabulary (size " + std::to_string(vocab_size_) + ")");
+}
+
+Tokenizer::WhitespaceStrip BpeTokenizer::added_token_strip(TokenId id) const {
+  auto it = added_by_id_.find(id);
+  if (it == added_by_id_.end()) return {};
+  return {it->second->lstrip, it->second->rstrip};
 }
 
 bool BpeTokenizer::is_special(TokenId id) const {

@@ -29,13 +29,15 @@ class BpeTokenizer final : public Tokenizer {
  public:
   explicit BpeTokenizer(BpePipeline pipeline);
 
-  std::vector<TokenId> encode(std::string_view text) const override { return encode_impl(text, false); }
-  std::vector<TokenId> encode_with_special(std::string_view text) const override { return encode_impl(text, true); }
+  std::vector<TokenId> encode(std::string_view text) const override { return encode_impl(text, false, true); }
+  std::vector<TokenId> encode_with_special(std::string_view text) const override { return encode_impl(text, true, true); }
+  std::vector<TokenId> encode_continuation(std::string_view text) const override { return encode_impl(text, false, false); }
   std::string decode(std::span<const TokenId> ids, bool skip_special = false) const override;
   size_t vocab_size() const override { return vocab_size_; }
   std::optional<TokenId> token_to_id(std::string_view token) const override;
   std::string id_to_token(TokenId id) const override;
   bool is_special(TokenId id) const override;
+  WhitespaceStrip added_token_strip(TokenId id) const override;
   const SpecialTokens& special_tokens() const override { return p_.specials; }
   const std::string& chat_template() const override { return p_.chat_template; }
 
@@ -43,7 +45,7 @@ class BpeTokenizer final : public Tokenizer {
   std::string& mutable_chat_template() { return p_.chat_template; }
 
  private:
-  std::vector<TokenId> encode_impl(std::string_view text, bool match_special) const;
+  std::vector<TokenId> encode_impl(std::string_view text, bool match_special, bool at_start) const;
   void encode_valid(std::string_view text, bool match_special, bool at_start, std::vector<TokenId>& out) const;
   void encode_segment(std::string_view text, bool at_start, std::vector<TokenId>& out) const;
   void encode_invalid_byte(std::string_view text, size_t offset, std::vector<TokenId>& out) const;

@@ -7,14 +7,12 @@
   full[len(prefix) : end of the next end-of-turn token], including Qwen3 dropping old reasoning;
 - content holding special-token strings never yields special ids: the special ids equal those of the
   same conversation with neutral content, and decoding still reproduces the rendered text."""
-import json
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "support"))
 from harness import DEFAULT_MODEL, SHARED_DIR, expect, skip  # noqa: E402
+from masked_cases import run_masked_cases  # noqa: E402
 
 try:
     from transformers import AutoTokenizer
@@ -148,21 +146,4 @@ if DEFAULT_MODEL.exists():
         return len(trained)
     add({"tokenizer": str(DEFAULT_MODEL), "messages": messages}, check_gguf)
 
-with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-    json.dump(cases, f)
-proc = subprocess.run([RENDER, f.name], capture_output=True, text=True, timeout=300)
-expect(proc.returncode == 0, f"render_cases failed: {proc.stderr}")
-results = json.loads(proc.stdout)
-failures, tokens, trained = [], 0, 0
-for case, check, got in zip(cases, checks, results):
-    if "error" in got:
-        failures.append(f"{case.get('tokenizer')}: {got['error']}")
-        continue
-    try:
-        trained += check(got)
-        tokens += len(got["ids"])
-    except AssertionError as e:
-        failures.append(str(e))
-print(f"{len(cases)} masked conversations, {tokens} tokens compared, {trained} trained")
-expect(not failures, f"{len(failures)} failures:\n" + "\n".join(failures))
-print("ok")
+run_masked_cases(RENDER, cases, checks, "")
