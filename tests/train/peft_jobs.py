@@ -14,7 +14,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 STEPS, BATCH, SEQ = 10, 3, 16
 ROW_LENGTHS = (16, 11, 7)  # rows 1 and 2 are right-padded
-ALPHABET = 16
+ALPHABET = 16              # token ids the rows cycle through
 PROMPT_TOKENS = 4          # row 0's first labels are -100, as an SFT prompt's are
 OPTIM = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01, "max_grad_norm": 1.0,
          "schedule": "cosine", "warmup": 2}
@@ -51,8 +51,7 @@ def build_model(name: str, folder: Path):
 
 
 def reload_model(name: str, folder: Path):
-    model = MODELS[name][1].from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
-    return model
+    return MODELS[name][1].from_pretrained(folder, attn_implementation="eager", dtype=torch.float32)
 
 
 def make_batches(vocab: int, seed: int = 5):

@@ -16,7 +16,8 @@ tailor (peft_model_driver) trains the job of peft_jobs (a random GQA Llama, all-
     bitsandbytes 0.50.2 supports for Linear4bit forward and backward), started from the same initial
     adapter: per-step loss within 1e-4 relative and final adapter within 1e-3. Looser than the dense
     parity test's 1e-5 / 1e-4 because tailor's double-quantized absmax codes may differ by one from
-    bitsandbytes' at ties (tests/kernels/test_nf4_bitsandbytes.py), which changes those blocks' weights.
+    bitsandbytes' at ties (tests/kernels/test_nf4_bitsandbytes.py), which changes those blocks' weights
+    (measured on this model: 179 of 73,728 dequantized weights differ; step-0 loss 2e-6 relative).
 Usage: test_qlora_curve.py PEFT_MODEL_DRIVER"""
 import sys
 import tempfile
