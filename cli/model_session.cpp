@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "export/merge.h"
 #include "models/model_loader.h"
 
 namespace tailor::cli {
@@ -42,10 +43,28 @@ size_t complete_prefix(const std::string& text) {
   return n - (i - 1) >= need ? n : i - 1;
 }
 
+// The base with the adapter folded into its weights (in float32, then cast): inference then costs
+// exactly what the base costs. The merge checks the adapter fits the base and names both if not.
+models::CausalLM load_with_adapter(const std::string& base, const std::string& adapter,
+                                   const models::LoadOptions& options) {
+  exporting::MergedModel merged = [&] {
+    try {
+      return exporting::merge_adapter(base, std::filesystem::path(adapter));
+    } catch (const InputError&) {
+      rethrow_with_context("--adapter " + adapter + " on --model " + base);
+    }
+  }();
+  models::CausalLM model(merged.config, at::TensorOptions().dtype(options.dtype).device(options.device));
+  models::load_weights(*model, models::MapTensorSource(std::move(merged.tensors), base + " + " + adapter));
+  model->eval();
+  return model;
+}
+
 }  // namespace
 
 void ModelFlags::add_to(CLI::App& verb) {
   verb.add_option("--model", model, "HF model folder or .gguf file")->required();
+  verb.add_option("--adapter", adapter, "a `tailor run` folder or a PEFT adapter folder to apply to the model");
   verb.add_option("--dtype", dtype, "float32 or bfloat16")->capture_default_str();
   verb.add_option("--device", device, "cpu or cuda[:N]")->capture_default_str();
   verb.add_option("--threads", threads, "CPU threads (default: all cores)");
@@ -68,7 +87,8 @@ ModelSession ModelSession::open(const ModelFlags& flags) {
   models::LoadOptions options;
   options.dtype = parse_dtype(flags.dtype);
   options.device = parse_device(flags.device);
-  s.model = models::load_causal_lm(flags.model, options);
+  s.model = flags.adapter.empty() ? models::load_causal_lm(flags.model, options)
+                                  : load_with_adapter(flags.model, flags.adapter, options);
   s.tokenizer = data::Tokenizer::load(flags.model);
   s.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return s;

@@ -1,5 +1,6 @@
-// What the model verbs (eval, generate, chat) share: the --model/--dtype/--device flags, loading a
-// model with its tokenizer, the stop ids, and printing generated text as it streams.
+// What the model verbs (eval, generate, chat) share: the --model/--adapter/--dtype/--device flags,
+// loading a model (with a fine-tuned adapter merged in) and its tokenizer, the stop ids, and printing
+// generated text as it streams.
 #pragma once
 
 #include <memory>
@@ -18,6 +19,7 @@ namespace tailor::cli {
 
 struct ModelFlags {
   std::string model;
+  std::string adapter;  // a `tailor run` folder or a PEFT adapter folder; empty = the base alone
   std::string dtype = "float32";
   std::string device = "cpu";
   int threads = 0;  // CPU threads for LibTorch; 0 = its default (all cores)

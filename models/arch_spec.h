@@ -94,6 +94,12 @@ struct ArchSpec {
   SlidingLayers sliding_layers = SlidingLayers::None;
   GgufRope gguf_rope = GgufRope::NeoX;
   bool gguf_norms_store_one_plus = false;  // GGUF stores 1 + w for OnePlusWeight norms
+  // The table a GGUF of this architecture means when it carries attention.sliding_window
+  // (llama.cpp writes Mistral as `llama`).
+  std::string gguf_sliding_variant;
+  // GGUF has no query_pre_attn_scalar: llama.cpp uses head_dim, or hidden_size / heads for the
+  // model with this many layers (Gemma 2/3 27B).
+  std::optional<int64_t> gguf_scalar_from_hidden_layers;
 
   // Defaults applied when config.json leaves the key out (the transformers config class defaults).
   double default_rope_theta = 10000.0;

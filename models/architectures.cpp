@@ -64,6 +64,7 @@ ArchSpec llama() {
   a.linears = llama_linears(BiasRule::AttentionBias, BiasRule::AttentionBias, BiasRule::MlpBias);
   a.norms = pre_norms();
   a.gguf_rope = GgufRope::LlamaPermuted;
+  a.gguf_sliding_variant = "mistral";
   return a;
 }
 
@@ -126,6 +127,7 @@ ArchSpec gemma2() {
   a.default_sliding_window = 4096;
   a.default_attn_softcap = 50.0;
   a.default_final_softcap = 30.0;
+  a.gguf_scalar_from_hidden_layers = 46;  // gemma-2-27b
   return a;
 }
 
@@ -150,6 +152,7 @@ ArchSpec gemma3() {
   a.default_tie_embeddings = true;
   a.default_head_dim = 256;
   a.default_sliding_window = 4096;
+  a.gguf_scalar_from_hidden_layers = 62;  // gemma-3-27b
   return a;
 }
 

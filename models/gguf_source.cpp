@@ -87,6 +87,31 @@ class GgufSource : public TensorSource {
   std::set<std::string> one_plus_;
 };
 
+std::vector<double> float_tensor(const formats::GgufFile& f, const std::string& name) {
+  std::vector<float> values = formats::dequantize(f.tensor(name));
+  return {values.begin(), values.end()};
+}
+
+// Phi-3's longrope: llama.cpp's converter writes no rope type, only the two factor tensors, the
+// original context and the attention factor it computed (convert_hf_to_gguf.py Phi3MiniModel).
+void read_longrope(const formats::GgufFile& f, const std::string& p, int64_t context_length, RopeParams& rope) {
+  rope.type = RopeType::LongRope;
+  rope.long_factor = float_tensor(f, "rope_factors_long.weight");
+  rope.short_factor = float_tensor(f, "rope_factors_short.weight");
+  rope.original_max_position_embeddings = f.get_int(p + "rope.scaling.original_context_length");
+  if (rope.original_max_position_embeddings > 0)
+    rope.factor = double(context_length) / double(rope.original_max_position_embeddings);
+  if (f.find(p + "rope.scaling.attn_factor")) rope.attention_factor = f.get_float(p + "rope.scaling.attn_factor");
+}
+
+// Gemma's query_pre_attn_scalar is not in GGUF; llama.cpp derives it as head_dim, except for the one
+// model size (by layer count) trained with hidden_size / heads (llama-model.cpp, the 27B).
+double gguf_query_pre_attn_scalar(const ArchSpec& arch, const ModelConfig& c) {
+  if (arch.gguf_scalar_from_hidden_layers && c.num_layers == *arch.gguf_scalar_from_hidden_layers && c.num_heads > 0)
+    return double(c.hidden_size / c.num_heads);
+  return double(c.head_dim);
+}
+
 RopeType gguf_rope_type(const std::string& name, const std::string& where) {
   if (name == "none" || name.empty()) return RopeType::Default;
   if (name == "linear") return RopeType::Linear;
@@ -105,9 +130,16 @@ ModelConfig config_from_gguf(const formats::GgufFile& f) {
   const std::string arch_name = f.get_string("general.architecture");
   ModelConfig c;
   c.arch = &require_architecture(arch_name, src + ": general.architecture");
-  const ArchSpec& arch = *c.arch;
   const std::string p = arch_name + ".";
   auto has = [&](const std::string& key) { return f.find(key) != nullptr; };
+  // A window of 0 means none (the phi3 converter writes 0 for Phi-4). An architecture without
+  // sliding layers that carries one is its sliding sibling: `llama` with a window is Mistral.
+  std::optional<int64_t> window;
+  if (has(p + "attention.sliding_window") && f.get_int(p + "attention.sliding_window") > 0)
+    window = f.get_int(p + "attention.sliding_window");
+  if (window && c.arch->sliding_layers == SlidingLayers::None && !c.arch->gguf_sliding_variant.empty())
+    c.arch = &require_architecture(c.arch->gguf_sliding_variant, src);
+  const ArchSpec& arch = *c.arch;
 
   c.hidden_size = f.get_int(p + "embedding_length");
   c.num_layers = f.get_int(p + "block_count");
@@ -115,7 +147,7 @@ ModelConfig config_from_gguf(const formats::GgufFile& f) {
   c.num_heads = uniform_int(f, p + "attention.head_count");
   c.num_kv_heads = has(p + "attention.head_count_kv") ? uniform_int(f, p + "attention.head_count_kv") : c.num_heads;
   c.head_dim = has(p + "attention.key_length") ? f.get_int(p + "attention.key_length")
-                                                : (c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
+                                                : head_dim_from_hidden(c.hidden_size, c.num_heads, src);
   c.max_position_embeddings = has(p + "context_length") ? f.get_int(p + "context_length") : 4096;
   c.rms_norm_eps = f.get_float(p + "attention.layer_norm_rms_epsilon");
   const formats::GgufTensorInfo& embed = f.tensor(arch.gguf_embed_tokens);
@@ -139,14 +171,20 @@ ModelConfig config_from_gguf(const formats::GgufFile& f) {
     std::vector<float> divisors = formats::dequantize(*freqs);
     rope.frequency_divisors = divisors;
   }
+  if (f.find_tensor("rope_factors_long.weight")) read_longrope(f, p, c.max_position_embeddings, rope);
   c.rope = rope;
   c.sliding_rope = rope;
-  if (arch.separate_sliding_rope) c.sliding_rope.theta = arch.default_sliding_rope_theta;
+  if (arch.separate_sliding_rope) {  // local layers: plain rope at their own base (llama.cpp's *_swa)
+    c.sliding_rope = RopeParams{};
+    c.sliding_rope.theta = has(p + "rope.freq_base_swa") ? f.get_float(p + "rope.freq_base_swa")
+                                                         : arch.default_sliding_rope_theta;
+    c.sliding_rope.partial_rotary_factor = rope.partial_rotary_factor;
+  }
 
-  if (arch.sliding_layers != SlidingLayers::None && has(p + "attention.sliding_window"))
-    c.sliding_window = f.get_int(p + "attention.sliding_window");
-  c.layer_is_sliding.assign(size_t(std::max<int64_t>(c.num_layers, 0)), false);
-  for (int64_t i = 0; c.sliding_window && i < c.num_layers; ++i) {
+  if (arch.sliding_layers != SlidingLayers::None) c.sliding_window = window;
+  // An absurd layer count must reach validate() as an error, not as a huge allocation here.
+  c.layer_is_sliding.assign(size_t(std::clamp<int64_t>(c.num_layers, 0, kMaxLayers)), false);
+  for (int64_t i = 0; c.sliding_window && i < int64_t(c.layer_is_sliding.size()); ++i) {
     switch (arch.sliding_layers) {
       case SlidingLayers::Even: c.layer_is_sliding[i] = i % 2 == 0; break;
       case SlidingLayers::AllButEveryNth: c.layer_is_sliding[i] = (i + 1) % arch.default_sliding_window_pattern != 0; break;
@@ -158,7 +196,8 @@ ModelConfig config_from_gguf(const formats::GgufFile& f) {
     if (has(p + "attn_logit_softcapping")) c.attn_logit_softcapping = f.get_float(p + "attn_logit_softcapping");
     if (has(p + "final_logit_softcapping")) c.final_logit_softcapping = f.get_float(p + "final_logit_softcapping");
   }
-  c.attention_scale = 1.0 / std::sqrt(double(c.head_dim));
+  c.attention_scale = 1.0 / std::sqrt(arch.attention_scale_from_config ? gguf_query_pre_attn_scalar(arch, c)
+                                                                       : double(c.head_dim));
 
   if (has("tokenizer.ggml.bos_token_id")) c.bos_token_id = f.get_int("tokenizer.ggml.bos_token_id");
   if (has("tokenizer.ggml.padding_token_id")) c.pad_token_id = f.get_int("tokenizer.ggml.padding_token_id");

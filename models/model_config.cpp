@@ -153,12 +153,13 @@ void parse_rope(const Keys& k, const json& root, ModelConfig& c) {
 }
 
 std::vector<bool> sliding_layers(const Keys& k, const json& root, const ModelConfig& c) {
-  std::vector<bool> sliding(size_t(c.num_layers), false);
+  // An absurd layer count must reach validate() as an error, not as a huge allocation here.
+  std::vector<bool> sliding(size_t(std::clamp<int64_t>(c.num_layers, 0, kMaxLayers)), false);
   if (k.has("layer_types")) {
     const json& types = root.at("layer_types");
     if (!types.is_array() || int64_t(types.size()) != c.num_layers)
       k.fail("layer_types", "expected a list of " + std::to_string(c.num_layers) + " layer types");
-    for (size_t i = 0; i < types.size(); ++i) {
+    for (size_t i = 0; i < sliding.size(); ++i) {
       if (!types[i].is_string()) k.fail("layer_types", "expected strings, found " + types[i].dump());
       const std::string t = types[i].get<std::string>();
       if (t != "sliding_attention" && t != "full_attention")
@@ -170,7 +171,7 @@ std::vector<bool> sliding_layers(const Keys& k, const json& root, const ModelCon
   if (!c.sliding_window) return sliding;
   const int pattern = int(k.integer("sliding_window_pattern", c.arch->default_sliding_window_pattern));
   const int64_t max_window_layers = k.integer("max_window_layers", 28);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
+  for (int64_t i = 0; i < int64_t(sliding.size()); ++i) {
     switch (c.arch->sliding_layers) {
       case SlidingLayers::None: sliding[i] = false; break;
       case SlidingLayers::All: sliding[i] = true; break;
@@ -207,6 +208,14 @@ std::optional<double> softcap(const Keys& k, const json& root, const char* key, 
 
 }  // namespace
 
+int64_t head_dim_from_hidden(int64_t hidden_size, int64_t num_heads, const std::string& source) {
+  if (num_heads <= 0 || hidden_size % num_heads != 0)
+    throw InputError(source + ": hidden_size (" + std::to_string(hidden_size) +
+                     ") must be a multiple of num_attention_heads (" + std::to_string(num_heads) +
+                     ") when head_dim is not given");
+  return hidden_size / num_heads;
+}
+
 int64_t ModelConfig::rotary_dim() const { return int64_t(double(head_dim) * rope.partial_rotary_factor); }
 
 const RopeParams& ModelConfig::rope_for_layer(int64_t layer) const {
@@ -221,7 +230,7 @@ void ModelConfig::validate(const std::string& source) const {
   check(vocab_size > 0 && vocab_size <= (int64_t(1) << 22), "vocab_size must be in 1..4194304");
   check(hidden_size > 0 && hidden_size <= 65536, "hidden_size must be in 1..65536");
   check(intermediate_size > 0 && intermediate_size <= 1 << 20, "intermediate_size must be in 1..1048576");
-  check(num_layers > 0 && num_layers <= 1024, "num_hidden_layers must be in 1..1024");
+  check(num_layers > 0 && num_layers <= kMaxLayers, "num_hidden_layers must be in 1..1024");
   check(num_heads > 0 && num_heads <= 1024, "num_attention_heads must be in 1..1024");
   check(num_kv_heads > 0 && num_heads % num_kv_heads == 0,
         "num_key_value_heads (" + std::to_string(num_kv_heads) + ") must divide num_attention_heads (" +
@@ -229,10 +238,13 @@ void ModelConfig::validate(const std::string& source) const {
   check(head_dim > 0 && head_dim <= 4096 && head_dim % 2 == 0, "head_dim must be even and in 2..4096");
   check(rotary_dim() > 0 && rotary_dim() <= head_dim && rotary_dim() % 2 == 0,
         "partial_rotary_factor gives an odd or empty rotary dimension");
+  check(max_position_embeddings > 0, "max_position_embeddings must be positive");
   check(rms_norm_eps > 0, "rms_norm_eps must be positive");
   for (const RopeParams* r : {&rope, &sliding_rope}) {
     check(r->theta > 0, "rope_theta must be positive");
-    check(r->factor > 0, "rope factor must be positive");
+    check(r->factor > 0 && std::isfinite(r->factor), "rope factor must be positive");
+    if (r->type == RopeType::Llama3 || r->type == RopeType::Yarn || r->type == RopeType::LongRope)
+      check(r->original_max_position_embeddings > 0, "rope original_max_position_embeddings must be positive");
     if (r->type == RopeType::LongRope)
       check(int64_t(r->short_factor.size()) == rotary_dim() / 2 && int64_t(r->long_factor.size()) == rotary_dim() / 2,
             "longrope short_factor/long_factor need rotary_dim/2 = " + std::to_string(rotary_dim() / 2) + " entries");
@@ -273,10 +285,12 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
   c.num_layers = k.integer("num_hidden_layers");
   c.num_heads = k.integer("num_attention_heads");
   c.num_kv_heads = k.integer("num_key_value_heads", c.num_heads);
-  if (root.contains("head_dim"))
-    c.head_dim = k.has("head_dim") ? k.integer("head_dim") : (c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
+  if (k.has("head_dim"))
+    c.head_dim = k.integer("head_dim");
+  else if (root.contains("head_dim") || !arch.default_head_dim)
+    c.head_dim = head_dim_from_hidden(c.hidden_size, c.num_heads, source);
   else
-    c.head_dim = arch.default_head_dim.value_or(c.num_heads > 0 ? c.hidden_size / c.num_heads : 0);
+    c.head_dim = *arch.default_head_dim;
   c.max_position_embeddings = k.integer("max_position_embeddings", 4096);
   c.rms_norm_eps = k.number("rms_norm_eps", arch.default_rms_norm_eps);
   c.tie_word_embeddings = k.boolean("tie_word_embeddings", arch.default_tie_embeddings);

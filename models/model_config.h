@@ -11,6 +11,8 @@
 
 namespace tailor::models {
 
+inline constexpr int64_t kMaxLayers = 1024;
+
 enum class RopeType { Default, Linear, Llama3, Yarn, LongRope };
 
 // RoPE parameters (transformers' rope_parameters, formats.md §2.3).
@@ -63,6 +65,10 @@ struct ModelConfig {
   // Checks sizes are positive and consistent; throws InputError naming `source`.
   void validate(const std::string& source) const;
 };
+
+// hidden_size / num_heads, the head size when a config does not give one; InputError naming `source`
+// when the heads do not divide the hidden size.
+int64_t head_dim_from_hidden(int64_t hidden_size, int64_t num_heads, const std::string& source);
 
 // Parses an HF config.json (legacy rope_theta/rope_scaling or transformers v5 rope_parameters).
 // Throws InputError naming the file and key; an unknown architecture lists the supported ones.

@@ -43,17 +43,23 @@ ModelConfig load_model_config(const std::filesystem::path& path) {
   return config;
 }
 
-void load_weights(CausalLMImpl& model, const TensorSource& source) {
-  torch::NoGradGuard no_grad;
-  std::map<std::string, at::Tensor> params;
-  for (const auto& item : model.named_parameters()) params.emplace(item.key(), item.value());
-  for (const TensorInfo& t : model_tensors(model.config())) {
+void check_tensors(const ModelConfig& config, const TensorSource& source) {
+  for (const TensorInfo& t : model_tensors(config)) {
     if (!source.contains(t.hf_name))
       throw InputError(source.describe() + ": missing tensor '" + t.hf_name + "'");
     std::vector<int64_t> found = source.shape(t.hf_name);
     if (found != t.shape)
       throw InputError(source.describe() + ": tensor '" + t.hf_name + "': shape " + shape_string(found) +
                        ", expected " + shape_string(t.shape));
+  }
+}
+
+void load_weights(CausalLMImpl& model, const TensorSource& source) {
+  torch::NoGradGuard no_grad;
+  check_tensors(model.config(), source);  // all-or-nothing: nothing is copied into a model that cannot load
+  std::map<std::string, at::Tensor> params;
+  for (const auto& item : model.named_parameters()) params.emplace(item.key(), item.value());
+  for (const TensorInfo& t : model_tensors(model.config())) {
     auto it = params.find(t.hf_name);
     if (it == params.end()) throw std::logic_error("model has no parameter '" + t.hf_name + "'");
     it->second.copy_(source.load(t.hf_name));
@@ -62,14 +68,16 @@ void load_weights(CausalLMImpl& model, const TensorSource& source) {
 
 CausalLM load_causal_lm(const std::filesystem::path& path, const LoadOptions& options) {
   ModelConfig config = load_model_config(path);
-  CausalLM model(config, at::TensorOptions().dtype(options.dtype).device(options.device));
+  std::unique_ptr<TensorSource> source;
   if (is_gguf_path(path)) {
-    auto file = std::make_shared<const formats::GgufFile>(path);
-    load_weights(*model, *open_gguf_source(file, config));
+    source = open_gguf_source(std::make_shared<const formats::GgufFile>(path), config);
   } else {
-    std::filesystem::path weights = std::filesystem::is_directory(path) ? path : path.parent_path();
-    load_weights(*model, *open_safetensors_source(weights));
+    source = open_safetensors_source(std::filesystem::is_directory(path) ? path : path.parent_path());
   }
+  // Before allocating: a config whose sizes the file does not back is refused, not allocated.
+  check_tensors(config, *source);
+  CausalLM model(config, at::TensorOptions().dtype(options.dtype).device(options.device));
+  load_weights(*model, *source);
   model->eval();
   return model;
 }

@@ -23,7 +23,11 @@ ModelConfig load_model_config(const std::filesystem::path& path);
 // expected and found shapes), naming the file.
 CausalLM load_causal_lm(const std::filesystem::path& path, const LoadOptions& options = {});
 
-// Copies every tensor of model_tensors(config) from `source` into `model`.
+// Every tensor of model_tensors(config) is in `source` with its shape; InputError naming the first that
+// is missing (or its expected and found shapes) otherwise.
+void check_tensors(const ModelConfig& config, const TensorSource& source);
+
+// Copies every tensor of model_tensors(config) from `source` into `model` (check_tensors first).
 void load_weights(CausalLMImpl& model, const TensorSource& source);
 
 bool is_gguf_path(const std::filesystem::path& path);
