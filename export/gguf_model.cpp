@@ -7,6 +7,7 @@
 #include <fstream>
 #include <numbers>
 #include <regex>
+#include <unordered_map>
 
 #include "core/error.h"
 #include "data/tokenizer.h"
@@ -113,15 +114,72 @@ std::string detect_pre(const nlohmann::json& pre) {
   return "default";
 }
 
-void tokenizer_from_hf(GgufWriter& w, const fs::path& folder, int64_t vocab_size) {
-  const fs::path file = folder / "tokenizer.json";
-  if (!fs::exists(file))
-    throw InputError(folder.string() + ": GGUF export needs tokenizer.json (SentencePiece-only tokenizers are not supported yet)");
-  nlohmann::json tj = read_json(file);
+// A merges entry ("a b" or ["a", "b"]) as the two pieces.
+std::pair<std::string, std::string> merge_pair(const nlohmann::json& m) {
+  if (!m.is_string()) return {m[0].get<std::string>(), m[1].get<std::string>()};
+  const std::string text = m.get<std::string>();
+  const size_t space = text.find(' ');
+  return {text.substr(0, space), space == std::string::npos ? "" : text.substr(space + 1)};
+}
+
+// SentencePiece-style BPE with byte fallback (Llama 2, Mistral v0.1): llama.cpp's "llama" tokenizer
+// merges the adjacent pair whose concatenation has the highest score, leftmost first; HF merges the
+// lowest-ranked pair. A piece's score is minus the rank of the first merge that makes it, so both pick
+// the same pair (the HF file lists a merge for every pair of pieces that forms a piece, ordered as
+// SentencePiece's scores were). Pieces no merge makes (characters, bytes, specials) score 0.
+void spm_tokens_from_hf(GgufWriter& w, const nlohmann::json& tj, int64_t vocab_size) {
   const auto& model = tj["model"];
-  if (model.value("type", "") != "BPE" || model.value("byte_fallback", false))
-    throw InputError(file.string() + ": GGUF export supports byte-level BPE tokenizers; this one is " +
-                     model.value("type", std::string("?")) + (model.value("byte_fallback", false) ? " with byte fallback" : ""));
+  std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
+  std::vector<float> scores(static_cast<size_t>(vocab_size), 0.0f);
+  std::vector<int32_t> types(static_cast<size_t>(vocab_size), 0);
+  std::unordered_map<std::string, int64_t> ids;
+  for (const auto& [text, id] : model["vocab"].items()) {
+    const int64_t i = id.get<int64_t>();
+    if (i < 0 || i >= vocab_size) continue;
+    tokens[size_t(i)] = text;
+    ids[text] = i;
+    const bool byte = text.size() == 6 && text.rfind("<0x", 0) == 0 && text.back() == '>';
+    types[size_t(i)] = byte ? 6 : 1;  // BYTE : NORMAL
+  }
+  std::vector<bool> scored(static_cast<size_t>(vocab_size), false);
+  const auto& merges = model["merges"];
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    auto [a, b] = merge_pair(merges[rank]);
+    auto it = ids.find(a + b);
+    if (it != ids.end() && !scored[size_t(it->second)]) {
+      scores[size_t(it->second)] = -float(rank);
+      scored[size_t(it->second)] = true;
+    }
+  }
+  if (model.contains("unk_token") && model["unk_token"].is_string())
+    if (auto it = ids.find(model["unk_token"].get<std::string>()); it != ids.end()) types[size_t(it->second)] = 2;  // UNKNOWN
+  for (const auto& added : tj.value("added_tokens", nlohmann::json::array())) {
+    const int64_t i = added["id"].get<int64_t>();
+    if (i < 0 || i >= vocab_size) continue;
+    tokens[size_t(i)] = added["content"].get<std::string>();
+    if (types[size_t(i)] != 2) types[size_t(i)] = added.value("special", false) ? 3 : 4;  // CONTROL : USER_DEFINED
+  }
+  for (int64_t i = 0; i < vocab_size; ++i)
+    if (types[size_t(i)] == 0) {
+      tokens[size_t(i)] = "[PAD" + std::to_string(i) + "]";
+      types[size_t(i)] = 5;  // UNUSED
+    }
+  // The "▁" prefix comes from a Prepend normalizer (legacy) or a Metaspace pre-tokenizer that prepends.
+  const std::string normalizer = tj.value("normalizer", nlohmann::json()).dump();
+  const auto pre = tj.value("pre_tokenizer", nlohmann::json());
+  const bool prepends = normalizer.find("\"Prepend\"") != std::string::npos ||
+                        (pre.is_object() && pre.value("type", "") == "Metaspace" && pre.value("prepend_scheme", "always") != "never");
+  w.set_string("tokenizer.ggml.model", "llama");
+  w.set_string("tokenizer.ggml.pre", "default");
+  w.set_strings("tokenizer.ggml.tokens", std::move(tokens));
+  w.set_f32s("tokenizer.ggml.scores", std::move(scores));
+  w.set_i32s("tokenizer.ggml.token_type", std::move(types));
+  w.set_bool("tokenizer.ggml.add_space_prefix", prepends);
+}
+
+// Byte-level BPE (GPT-2 style: Llama 3, Qwen, SmolLM): tokens, types and merges as convert_hf_to_gguf writes them.
+void gpt2_tokens_from_hf(GgufWriter& w, const nlohmann::json& tj, int64_t vocab_size) {
+  const auto& model = tj["model"];
   std::vector<std::string> tokens(static_cast<size_t>(vocab_size));
   std::vector<int32_t> types(static_cast<size_t>(vocab_size), 0);
   for (const auto& [text, id] : model["vocab"].items()) {
@@ -156,7 +214,10 @@ void tokenizer_from_hf(GgufWriter& w, const fs::path& folder, int64_t vocab_size
   w.set_strings("tokenizer.ggml.tokens", std::move(tokens));
   w.set_i32s("tokenizer.ggml.token_type", std::move(types));
   w.set_strings("tokenizer.ggml.merges", std::move(merges));
+}
 
+// Special ids, add-BOS/EOS flags and the chat template, read through tailor's tokenizer loader.
+void special_tokens_from_hf(GgufWriter& w, const fs::path& folder) {
   auto tok = data::Tokenizer::load(folder);
   const auto& special = tok->special_tokens();
   if (special.bos) w.set_u32("tokenizer.ggml.bos_token_id", uint32_t(*special.bos));
@@ -171,6 +232,23 @@ void tokenizer_from_hf(GgufWriter& w, const fs::path& folder, int64_t vocab_size
   w.set_bool("tokenizer.ggml.add_bos_token", special.add_bos);
   w.set_bool("tokenizer.ggml.add_eos_token", special.add_eos);
   if (!tok->chat_template().empty()) w.set_string("tokenizer.chat_template", tok->chat_template());
+}
+
+void tokenizer_from_hf(GgufWriter& w, const fs::path& folder, int64_t vocab_size) {
+  const fs::path file = folder / "tokenizer.json";
+  if (!fs::exists(file))
+    throw InputError(folder.string() + ": GGUF export needs tokenizer.json (tokenizer.model alone is not supported)");
+  nlohmann::json tj = read_json(file);
+  const auto& model = tj["model"];
+  if (model.value("type", "") != "BPE")
+    throw InputError(file.string() + ": GGUF export supports BPE tokenizers (byte-level or with byte fallback); this one is " +
+                     model.value("type", std::string("?")));
+  if (model.value("byte_fallback", false)) {
+    spm_tokens_from_hf(w, tj, vocab_size);
+  } else {
+    gpt2_tokens_from_hf(w, tj, vocab_size);
+  }
+  special_tokens_from_hf(w, folder);
 }
 
 }  // namespace

@@ -137,3 +137,34 @@ def logits(lib, model_path, ids, threads=2, chunk=512, f32_attention=False):
         lib.llama_free(ctx)
         lib.llama_model_free(model)
     return out
+
+
+def tokenize(lib, model_path, texts, add_special=True):
+    """llama.cpp's tokenization (llama_tokenize, specials not parsed) of each text with the model's vocabulary."""
+    lib.llama_backend_init()
+    lib.llama_model_default_params.restype = _Params
+    lib.llama_model_load_from_file.restype = ctypes.c_void_p
+    lib.llama_model_load_from_file.argtypes = [ctypes.c_char_p, _Params]
+    lib.llama_model_get_vocab.restype = ctypes.c_void_p
+    lib.llama_model_get_vocab.argtypes = [ctypes.c_void_p]
+    lib.llama_tokenize.restype = ctypes.c_int32
+    lib.llama_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
+                                   ctypes.c_int32, ctypes.c_bool, ctypes.c_bool]
+    lib.llama_model_free.argtypes = [ctypes.c_void_p]
+    model = lib.llama_model_load_from_file(str(model_path).encode(), lib.llama_model_default_params())
+    if not model:
+        raise AssertionError(f"llama.cpp cannot load {model_path}")
+    vocab = lib.llama_model_get_vocab(model)
+    out = []
+    try:
+        for text in texts:
+            data = text.encode()
+            cap = len(data) + 8
+            buf = (ctypes.c_int32 * cap)()
+            n = lib.llama_tokenize(vocab, data, len(data), buf, cap, add_special, False)
+            if n < 0:
+                raise AssertionError(f"llama_tokenize needs {-n} tokens for {text[:40]!r}")
+            out.append(list(buf[:n]))
+    finally:
+        lib.llama_model_free(model)
+    return out
