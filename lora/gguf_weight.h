@@ -1,9 +1,13 @@
 // Training directly on a GGUF base as loaded: a Q4_0/Q4_1/Q8_0/K-quant (or any dequantizable type) weight
-// stays in its blocks, inside the mapped file, and is expanded per use through formats' block
-// dequantizers. Rows come out in GGUF order unless a row order is given (llama's permuted Q/K rows).
+// stays in its blocks, inside the mapped file, and is expanded per use by kernels' fused GGUF dequantizer
+// (Q4_0, Q4_1, Q8_0, Q4_K, Q5_K, Q6_K; straight into the target dtype and row order, on CPU or CUDA) or,
+// for the other types, formats' block dequantizers. Rows come out in GGUF order unless a row order is
+// given (llama's permuted Q/K rows). On CUDA the blocks are copied to the device once and kept there.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "formats/gguf.h"
 #include "lora/quantized_weight.h"
@@ -28,6 +32,14 @@ class GgufQuantizedWeight : public QuantizedWeight {
   std::shared_ptr<const formats::GgufFile> file_;
   formats::GgufTensorInfo tensor_;
   at::Tensor row_order_;
+  at::Tensor blocks_;  // uint8 [rows, row bytes] over the mapped file
+
+  struct DeviceCopy {
+    at::Tensor blocks, row_order;
+  };
+  const DeviceCopy& on_device(at::Device device) const;
+  mutable std::mutex device_mutex_;
+  mutable std::map<std::string, DeviceCopy> device_copies_;  // by device string
 };
 
 }  // namespace tailor::lora

@@ -2,15 +2,19 @@
 
 #include "kernels/glu.h"
 #include "kernels/rms_norm.h"
+#include "kernels/rope.h"
 
 namespace tailor::train {
 
 const models::DecoderOps& decoder_ops(kernels::KernelMode mode) {
   if (mode == kernels::KernelMode::reference) return models::reference_decoder_ops();
   static const models::DecoderOps fused = [] {
-    models::DecoderOps ops = models::reference_decoder_ops();  // rope: reference until kernels/ has it
+    models::DecoderOps ops;
     ops.rms_norm = [](const at::Tensor& x, const at::Tensor& w, double eps, models::NormKind kind) {
       return kernels::rms_norm(x, w, eps, kind == models::NormKind::OnePlusWeight, kernels::KernelMode::fused);
+    };
+    ops.rope = [](const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+      return kernels::apply_rope_cos_sin(x, cos, sin, kernels::KernelMode::fused);
     };
     ops.gated_activation = [](const at::Tensor& gate, const at::Tensor& up, models::Activation act) {
       auto glu = act == models::Activation::Silu ? kernels::GluActivation::silu : kernels::GluActivation::gelu_tanh;

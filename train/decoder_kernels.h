@@ -1,5 +1,5 @@
 // The decoder's element-wise ops for a recipe's `kernels: fused | reference`: the fused set routes
-// RMSNorm and the gated activation through kernels/ (each proven against its reference there);
+// RMSNorm, RoPE and the gated activation through kernels/ (each proven against its reference there);
 // `reference` is the models/ implementation that mirrors transformers op for op.
 #pragma once
 
