@@ -13,32 +13,22 @@
 #include "data/pipeline/batch_iterator.h"
 #include "data/pipeline/data_config.h"
 #include "data/pipeline/prepare.h"
-#include "data/template_chat_encoder.h"
 #include "data/tokenizer.h"
+#include "train/recipe_data.h"
 
 namespace tailor::cli {
 namespace {
 
 using namespace tailor::data;
 
-struct Prepared {
-  std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<ChatEncoder> chat;
-  PrepareResult result;
-};
+using Prepared = train::RecipeData;
 
 Prepared prepare_recipe(const std::string& recipe, const std::string& tokenizer_flag, bool force) {
   DataConfig config = load_data_config(recipe);
   if (!tokenizer_flag.empty()) config.tokenizer = tokenizer_flag;
   if (!config.tokenizer)
     throw InputError(recipe + ": no tokenizer: set 'model' or 'data.tokenizer', or pass --tokenizer");
-  Prepared p;
-  p.tokenizer = Tokenizer::load(*config.tokenizer);
-  p.chat = template_chat_encoder(*p.tokenizer, config.chat_template);
-  TokenizerIdentity identity{tokenizer_fingerprint(*config.tokenizer),
-                             chat_template_source(*p.tokenizer, config.chat_template)};
-  p.result = prepare_dataset(config, *p.tokenizer, p.chat.get(), identity, force);
-  return p;
+  return train::prepare_recipe_data(config, force);
 }
 
 std::string dropped_text(const SourceStats& s) {
@@ -64,7 +54,7 @@ void print_row(const SourceStats& s) {
 
 void run_prepare(const std::string& recipe, const std::string& tokenizer, bool force, bool as_json) {
   Prepared p = prepare_recipe(recipe, tokenizer, force);
-  const PrepareStats& stats = p.result.stats;
+  const PrepareStats& stats = p.prepared.stats;
   if (as_json) {
     std::cout << stats.to_json() << "\n";
     return;
@@ -105,7 +95,7 @@ void print_sample(const Tokenizer& tokenizer, const Sample& s, bool colour) {
 void run_inspect(const std::string& recipe, const std::string& tokenizer, int64_t n, const std::string& split_name) {
   Prepared p = prepare_recipe(recipe, tokenizer, false);
   Split split = split_name == "val" ? Split::Val : Split::Train;
-  const PreparedDataset& data = *p.result.dataset;
+  const PreparedDataset& data = *p.prepared.dataset;
   bool colour = ::isatty(::fileno(stdout));
   int64_t shown = 0;
   for (const auto& row : data.rows(split)) {
@@ -114,7 +104,7 @@ void run_inspect(const std::string& recipe, const std::string& tokenizer, int64_
       Sample s = data.document(doc);
       size_t trained = s.trained_count() - s.trained[0];
       std::cout << "── sample " << ++shown << " (" << split_name << ", source "
-                << std::filesystem::path(p.result.stats.sources.at(data.source(doc)).path).filename().string() << ", "
+                << std::filesystem::path(p.prepared.stats.sources.at(data.source(doc)).path).filename().string() << ", "
                 << s.ids.size() << " tokens, " << trained << " trained) ──\n";
       print_sample(*p.tokenizer, s, colour);
     }

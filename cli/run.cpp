@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/verbs.h"
+#include "export/export.h"
 #include "train/metrics.h"
 #include "train/recipe.h"
 #include "train/trainer.h"
@@ -34,6 +35,12 @@ void run(const RunArgs& args) {
             << "  adapter (PEFT): " << outcome.adapter_dir.string() << "\n"
             << "  report:         " << outcome.report.string() << "\n"
             << "  metrics:        " << (outcome.run_dir / "metrics.jsonl").string() << "\n";
+  if (outcome.interrupted || recipe.exports.empty()) return;
+  // The recipe's `export:` list, once training finished; a resumed run that finishes exports then.
+  for (const auto& result : exporting::export_run(recipe.model, outcome.run_dir, recipe.exports)) {
+    std::cout << "  export:         " << result.out.string() << "\n";
+    for (const auto& note : result.notes) std::cout << "    " << note << "\n";
+  }
 }
 
 const RegisterVerb run_verb(10, [](CLI::App& app) {

@@ -214,7 +214,15 @@ at::Tensor CausalLMImpl::hidden_states(const at::Tensor& input_ids, const Sequen
   at::Tensor h = model->embed_tokens->forward(ids);  // [B, T, C]
   if (config_.arch->scale_embeddings)  // the scalar is rounded to the activation dtype first, as HF does
     h = h * at::scalar_tensor(std::sqrt(double(config_.hidden_size)), h.options());
-  for (const auto& layer : *model->layers) h = layer->as<DecoderLayer>()->forward(h, ctx);
+  for (const auto& module : *model->layers) {
+    auto layer = std::dynamic_pointer_cast<DecoderLayerImpl>(module);
+    if (!layer_runner_) {
+      h = layer->forward(h, ctx);
+      continue;
+    }
+    // By value: a checkpointing runner calls it again during backward, after this function returned.
+    h = layer_runner_(*layer, [layer, ctx](const at::Tensor& x) { return layer->forward(x, ctx); }, h);
+  }
   return model->norm->forward(h, ops_);
 }
 

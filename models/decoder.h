@@ -149,6 +149,12 @@ class CausalLMImpl : public torch::nn::Module {
   // The fused-or-reference switch: element-wise ops every layer calls.
   void set_ops(const DecoderOps& ops) { ops_ = ops; }
 
+  // How each decoder layer is run: runner(layer, forward, h) must return forward(h). The trainer's
+  // activation checkpointing wraps it; unset, layers run directly. `forward` stays valid after the pass.
+  using LayerForward = std::function<at::Tensor(const at::Tensor&)>;
+  using LayerRunner = std::function<at::Tensor(torch::nn::Module& layer, const LayerForward& forward, const at::Tensor& h)>;
+  void set_layer_runner(LayerRunner runner) { layer_runner_ = std::move(runner); }
+
   // Every projection of every layer (HF order), for LoRA targeting and replacement.
   std::vector<LinearSlot> linear_slots();
   at::Tensor lm_head_weight() const;  // [V, C]: the embedding when tied
@@ -160,6 +166,7 @@ class CausalLMImpl : public torch::nn::Module {
   ModelConfig config_;
   at::TensorOptions options_;
   DecoderOps ops_;
+  LayerRunner layer_runner_;
   RopeFrequencies rope_, sliding_rope_;
 };
 TORCH_MODULE(CausalLM);

@@ -21,6 +21,22 @@ class LoraProjection : public models::LinearLike {
 
 }  // namespace
 
+lora::AdapterConfig adapter_config_for(const Recipe& recipe) {
+  lora::AdapterConfig config;
+  const auto& l = recipe.lora;
+  config.r = l.r;
+  config.lora_alpha = l.alpha;
+  config.lora_dropout = l.dropout;
+  config.use_rslora = l.rslora;
+  config.use_dora = l.dora;
+  config.init_lora_weights = lora::parse_lora_init(l.init == "default" ? "true" : l.init);
+  if (l.targets.size() == 1 && l.targets[0] == "all-linear") config.target_regex = "all-linear";
+  else config.target_modules = l.targets;
+  config.modules_to_save = l.modules_to_save;
+  config.base_model_name_or_path = recipe.model;
+  return config;
+}
+
 lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize) {
   for (auto& p : model.parameters()) p.requires_grad_(false);
 

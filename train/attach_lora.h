@@ -9,11 +9,15 @@
 #include "lora/adapter.h"
 #include "lora/quantized_weight.h"
 #include "models/decoder.h"
+#include "train/recipe.h"
 
 namespace tailor::train {
 
 // Turns a frozen dense base weight into a quantized one (QLoRA); null keeps bases dense.
 using BaseQuantizer = std::function<std::shared_ptr<lora::QuantizedWeight>(const at::Tensor& weight)>;
+
+// The adapter a recipe's lora: section describes (PEFT's LoraConfig fields).
+lora::AdapterConfig adapter_config_for(const Recipe& recipe);
 
 lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize = {});
 

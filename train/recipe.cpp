@@ -94,6 +94,11 @@ Recipe load_recipe(const std::string& name_or_path, const std::vector<std::strin
   top.read("samples", recipe.samples);
   top.read("sample_tokens", recipe.sample_tokens);
   top.read("export", recipe.exports);
+  for (const auto& target : recipe.exports) {
+    std::string kind = target.substr(0, target.find(':'));
+    if (kind != "hf" && kind != "peft" && kind != "gguf" && kind != "ollama")
+      top.error("export", "'" + target + "' is not an export target (hf[:dtype], peft, gguf[:TYPE], ollama[:TYPE])");
+  }
   top.accept("data");
   recipe.data = root["data"];
   if (!recipe.data || !recipe.data.IsMap()) top.error("data", "missing: the data section (sources, max_seq_len, ...)");

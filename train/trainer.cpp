@@ -6,9 +6,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/error.h"
@@ -16,8 +14,6 @@
 #include "data/chat_template.h"
 #include "data/pipeline/batch_iterator.h"
 #include "data/pipeline/data_config.h"
-#include "data/pipeline/prepare.h"
-#include "data/template_chat_encoder.h"
 #include "data/tokenizer.h"
 #include "kernels/device.h"
 #include "kernels/linear_cross_entropy.h"
@@ -25,6 +21,7 @@
 #include "models/model_loader.h"
 #include "models/sequence_layout.h"
 #include "lora/nf4_weight.h"
+#include "train/activation_checkpoint.h"
 #include "train/adamw.h"
 #include "train/attach_lora.h"
 #include "train/checkpoint.h"
@@ -35,6 +32,7 @@
 #include "train/metrics.h"
 #include "train/nonfinite.h"
 #include "train/progress.h"
+#include "train/recipe_data.h"
 #include "train/report.h"
 #include "train/rng_state.h"
 #include "train/stop_signal.h"
@@ -54,34 +52,8 @@ at::Device pick_device(const std::string& wanted) {
   return (wanted == "cuda" || (wanted == "auto" && have_cuda)) ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
 }
 
-lora::AdapterConfig adapter_config_for(const Recipe& recipe) {
-  lora::AdapterConfig config;
-  const auto& l = recipe.lora;
-  config.r = l.r;
-  config.lora_alpha = l.alpha;
-  config.lora_dropout = l.dropout;
-  config.use_rslora = l.rslora;
-  config.use_dora = l.dora;
-  config.init_lora_weights = lora::parse_lora_init(l.init == "default" ? "true" : l.init);
-  if (l.targets.size() == 1 && l.targets[0] == "all-linear") config.target_regex = "all-linear";
-  else config.target_modules = l.targets;
-  config.modules_to_save = l.modules_to_save;
-  config.base_model_name_or_path = recipe.model;
-  return config;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // Everything the data side gives the loop.
-struct Data {
-  std::unique_ptr<data::Tokenizer> tokenizer;
-  std::unique_ptr<data::ChatEncoder> chat;
-  data::PrepareResult prepared;
+struct Data : RecipeData {
   std::vector<int32_t> token_bytes;  // UTF-8 bytes each token decodes to, for bits-per-byte
 };
 
@@ -89,11 +61,7 @@ Data prepare_data(const Recipe& recipe) {
   data::DataConfig config = data::parse_data_config(recipe.data, recipe.base_dir, recipe.source);
   if (!config.tokenizer || !recipe.resolved["data"]["tokenizer"]) config.tokenizer = recipe.model;
   Data d;
-  d.tokenizer = data::Tokenizer::load(*config.tokenizer);
-  d.chat = data::template_chat_encoder(*d.tokenizer, config.chat_template);
-  data::TokenizerIdentity identity{data::tokenizer_fingerprint(*config.tokenizer),
-                                   config.chat_template ? read_file(*config.chat_template) : d.tokenizer->chat_template()};
-  d.prepared = data::prepare_dataset(config, *d.tokenizer, d.chat.get(), identity);
+  static_cast<RecipeData&>(d) = prepare_recipe_data(config);
   d.token_bytes.resize(d.tokenizer->vocab_size());
   for (size_t id = 0; id < d.token_bytes.size(); ++id) {
     data::TokenId t = static_cast<data::TokenId>(id);
@@ -231,6 +199,12 @@ RunOutcome run_recipe(const Recipe& recipe) {
     throw InputError("lora.quantize: gguf (training on the GGUF blocks as loaded) is not wired into tailor run yet; "
                      "use nf4 or none");
   lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe), quantize);
+  if (dtype != at::kFloat) {  // bf16: the frozen base computes in bf16; LoRA weights and AdamW states stay fp32
+    at::NoGradGuard no_grad;  // (as PEFT's autocast_adapter_dtype; module copies keep the model's dtype)
+    for (auto& [name, p] : adapter.named_parameters())
+      if (name.find("lora_") != std::string::npos) p.set_data(p.to(at::kFloat));
+  }
+  set_activation_checkpointing(*model, recipe.train.activation_checkpointing);
   auto named = adapter.named_parameters();
   std::vector<at::Tensor> params;
   std::vector<std::string> names;
