@@ -82,6 +82,8 @@ MergedModel merge_adapter(const fs::path& base, const std::optional<fs::path>& a
     for (auto [path, layer] : attached.lora_layers()) {  // holders are shared handles: merging the copy merges it
       layer->merge();
       replaced[path + ".weight"] = layer->base_weight(at::kFloat).detach().clone();
+      for (const auto& buffer : layer->named_buffers(false))  // the base bias (Qwen2's q/k/v) moves with the layer
+        if (buffer.key() == "bias") replaced[path + ".bias"] = buffer.value().detach().clone();
     }
     for (const auto& [path, copy] : attached.module_copies()) replaced[path + ".weight"] = copy->weight.detach().clone();
     for (const auto& [path, tokens] : attached.trainable_tokens()) {
