@@ -18,8 +18,8 @@ __global__ void gguf_dequantize_kernel(GgufDequantParams p) {
     const int64_t r = idx / p.cols, c = idx % p.cols;
     const uint8_t* block = p.blocks + (p.row_order ? p.row_order[r] : r) * p.row_bytes +
                            (c / layout.block_size) * layout.type_size;
-    const int within = int(c % layout.block_size);
-    out[idx] = cuda::from_float<T>(gguf::value<kType>(block, within / 32, within % 32));
+    const int within = int(c % layout.block_size), g = within / 32, l = within % 32;
+    out[idx] = cuda::from_float<T>(gguf::value(gguf::group_scale<kType>(block, g), l, gguf::quant<kType>(block, g, l)));
   }
 }
 

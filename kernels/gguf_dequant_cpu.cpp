@@ -1,5 +1,6 @@
-// GGUF block dequantization on CPU: rows in parallel; within a block, each 32-element group is one
-// short loop over lanes with its scales loop-invariant, which the compiler vectorizes.
+// GGUF block dequantization on CPU: rows in parallel; within a block, each 32-element group decodes its
+// scales once, then runs short lane loops (quants, then scale * q + offset) that the compiler vectorizes.
+// Compiled with -ffp-contract=off (CMakeLists.txt): the product and the sum stay separate, as in ggml.
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
 
@@ -22,9 +23,13 @@ void dequantize(const GgufDequantParams& p) {
       for (int64_t blk = 0; blk < blocks_per_row; ++blk, dst += layout.block_size) {
         const uint8_t* block = row + blk * layout.type_size;
         for (int g = 0; g < groups; ++g) {
-          float y[32];
-          for (int l = 0; l < 32; ++l) y[l] = gguf::value<kType>(block, g, l);
-          for (int l = 0; l < 32; ++l) dst[32 * g + l] = T(y[l]);
+          int q[32];  // two loops: in each, `l < 16` is known and the nibble choice folds away
+          for (int l = 0; l < 16; ++l) q[l] = gguf::quant<kType>(block, g, l);
+          for (int l = 16; l < 32; ++l) q[l] = gguf::quant<kType>(block, g, l);
+          const gguf::GroupScale s = gguf::group_scale<kType>(block, g);
+          T* y = dst + 32 * g;
+          for (int l = 0; l < 16; ++l) y[l] = T(s.low * float(q[l]) + s.offset);
+          for (int l = 16; l < 32; ++l) y[l] = T(s.high * float(q[l]) + s.offset);
         }
       }
     }

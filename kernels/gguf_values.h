@@ -1,6 +1,7 @@
 // The value of one element of a GGUF quantized block, for the CPU loops and the CUDA kernel alike (one
 // source, so both devices compute the same float32 operations as ggml's dequantize_row_* and
-// formats/gguf_blocks.cpp). Elements come in groups of 32 sharing their scales: value(block, group, lane).
+// formats/gguf_blocks.cpp). Elements come in groups of 32 sharing their scales (group_scale) and each
+// has an integer quant (quant): value = scale * quant + offset, the same float32 operations as ggml.
 // Products and differences are never contracted into FMAs (CUDA: explicit _rn intrinsics; the CPU
 // loops are compiled with -ffp-contract=off), so results are bit-identical to the scalar reference.
 #pragma once
@@ -80,55 +81,52 @@ TAILOR_HD void scale_min_k4(int k, const uint8_t* q, int& sc, int& mn) {
   }
 }
 
-TAILOR_HD float q4_0_value(const uint8_t* b, int, int l) {
-  const int q = l < 16 ? (b[2 + l] & 0x0F) : (b[2 + l - 16] >> 4);
-  return mul(half_at(b), float(q - 8));
-}
+// Every element is scale * q + offset: an integer quant q, and a float32 scale (one per 16 lanes) and
+// offset (-0.0 where ggml adds none: x + -0.0 == x, signed zeros included) shared by the group.
+struct GroupScale {
+  float low, high, offset;  // scale of lanes 0..15, of lanes 16..31
+};
 
-TAILOR_HD float q4_1_value(const uint8_t* b, int, int l) {
-  const int q = l < 16 ? (b[4 + l] & 0x0F) : (b[4 + l - 16] >> 4);
-  return add(mul(half_at(b), float(q)), half_at(b + 2));
-}
-
-TAILOR_HD float q8_0_value(const uint8_t* b, int, int l) { return mul(float(int8_t(b[2 + l])), half_at(b)); }
-
-// Q4_K: f16 d; f16 dmin; u8 scales[12]; u8 qs[128]. Group k uses the low (even k) or high nibbles of qs[32 (k / 2) + l].
-TAILOR_HD float q4_k_value(const uint8_t* b, int k, int l) {
-  int sc, mn;
-  scale_min_k4(k, b + 4, sc, mn);
-  const int q = (b[16 + 32 * (k / 2) + l] >> (4 * (k % 2))) & 0xF;
-  return add(mul(mul(half_at(b), float(sc)), float(q)), -mul(half_at(b + 2), float(mn)));
-}
-
-// Q5_K: f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]; bit k of qh[l] is the fifth bit.
-TAILOR_HD float q5_k_value(const uint8_t* b, int k, int l) {
-  int sc, mn;
-  scale_min_k4(k, b + 4, sc, mn);
-  const int q = ((b[48 + 32 * (k / 2) + l] >> (4 * (k % 2))) & 0xF) | ((b[16 + l] >> k) & 1) << 4;
-  return add(mul(mul(half_at(b), float(sc)), float(q)), -mul(half_at(b + 2), float(mn)));
-}
-
-// Q6_K: u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d. Group g = 4 n + part covers elements
-// 128 n + 32 part + l; two scales per group (l / 16).
-TAILOR_HD float q6_k_value(const uint8_t* b, int g, int l) {
-  const int n = g / 4, part = g % 4;
-  const uint8_t* ql = b + 64 * n;
-  const uint8_t* qh = b + 128 + 32 * n;
-  const int8_t scale = int8_t(b[192 + 8 * n + l / 16 + 2 * part]);
-  const uint8_t lq = ql[l + (part % 2) * 32];
-  const int nibble = part < 2 ? (lq & 0xF) : (lq >> 4);
-  const int q = (nibble | ((qh[l] >> (2 * part)) & 3) << 4) - 32;
-  return mul(mul(half_at(b + 208), float(scale)), float(q));
+template <uint32_t kType>
+TAILOR_HD GroupScale group_scale(const uint8_t* b, int g) {
+  if constexpr (kType == q4_0 || kType == q8_0) {
+    const float d = half_at(b);
+    return {d, d, -0.0f};
+  } else if constexpr (kType == q4_1) {
+    const float d = half_at(b);
+    return {d, d, half_at(b + 2)};
+  } else if constexpr (kType == q4_k || kType == q5_k) {  // f16 d; f16 dmin; u8 scales[12]; ...
+    int sc, mn;
+    scale_min_k4(g, b + 4, sc, mn);
+    const float dk = mul(half_at(b), float(sc));
+    return {dk, dk, -mul(half_at(b + 2), float(mn))};
+  } else {  // q6_k: i8 scales[16] at 192, f16 d at 208; group g = 4 n + part uses scales[8 n + 2 part + l / 16]
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * (g / 4) + 2 * (g % 4));
+    const float d = half_at(b + 208);
+    return {mul(d, float(sc[0])), mul(d, float(sc[1])), -0.0f};
+  }
 }
 
 template <uint32_t kType>
-TAILOR_HD float value(const uint8_t* b, int group, int lane) {
-  if constexpr (kType == q4_0) return q4_0_value(b, group, lane);
-  else if constexpr (kType == q4_1) return q4_1_value(b, group, lane);
-  else if constexpr (kType == q8_0) return q8_0_value(b, group, lane);
-  else if constexpr (kType == q4_k) return q4_k_value(b, group, lane);
-  else if constexpr (kType == q5_k) return q5_k_value(b, group, lane);
-  else return q6_k_value(b, group, lane);
+TAILOR_HD int quant(const uint8_t* b, int g, int l) {
+  if constexpr (kType == q4_0) {  // f16 d; u8 qs[16]: lanes 0..15 low nibbles, 16..31 high
+    return (l < 16 ? (b[2 + l] & 0x0F) : (b[2 + l - 16] >> 4)) - 8;
+  } else if constexpr (kType == q4_1) {  // f16 d; f16 m; u8 qs[16]
+    return l < 16 ? (b[4 + l] & 0x0F) : (b[4 + l - 16] >> 4);
+  } else if constexpr (kType == q8_0) {  // f16 d; i8 qs[32]
+    return int8_t(b[2 + l]);
+  } else if constexpr (kType == q4_k) {  // u8 qs[128] at 16: group g in the low (even g) or high nibbles of qs[32 (g / 2) + l]
+    return (b[16 + 32 * (g / 2) + l] >> (4 * (g % 2))) & 0xF;
+  } else if constexpr (kType == q5_k) {  // u8 qh[32] at 16 (bit g: fifth bit), u8 qs[128] at 48
+    return ((b[48 + 32 * (g / 2) + l] >> (4 * (g % 2))) & 0xF) | ((b[16 + l] >> g) & 1) << 4;
+  } else {  // q6_k: u8 ql[128]; u8 qh[64]; half n = g / 4 and part = g % 4 cover elements 128 n + 32 part + l
+    const int n = g / 4, part = g % 4;
+    const uint8_t low = b[64 * n + l + 32 * (part % 2)];
+    const int nibble = part < 2 ? (low & 0xF) : (low >> 4);
+    return (nibble | ((b[128 + 32 * n + l] >> (2 * part)) & 3) << 4) - 32;
+  }
 }
+
+TAILOR_HD float value(const GroupScale& s, int l, int q) { return add(mul(l < 16 ? s.low : s.high, float(q)), s.offset); }
 
 }  // namespace tailor::kernels::gguf
