@@ -10,6 +10,8 @@ max |Δ| <= 1e-4 against transformers on a right-padded batch and one long row. 
            llama.attention.sliding_window (what gguf-py's add_sliding_window and tailor's exporter write)
   gemma2   softcapping and sliding window from GGUF; query_pre_attn_scalar is not stored: llama.cpp uses
            head_dim, and hidden/heads for the 46-layer model (gemma-2-27b): one case of each
+  gemma3   6 layers (every 6th full), linear rope on full layers, local layers at rope.freq_base_swa
+           without the scaling (llama.cpp's *_swa rope)
   phi3     longrope: short factors (<= original context) and long factors (a 160-token row), with the
            attention factor the converter computes; sliding window 0 (none) and 16
 Usage: test_gguf_parity.py MODELS_PROBE
@@ -59,9 +61,9 @@ def write_gguf(path, arch, model, config, extra_keys, extra_tensors=()):
             data = llama_permute(data, config.num_attention_heads)
         if arch == "llama" and name.endswith("k_proj.weight"):
             data = llama_permute(data, config.num_key_value_heads)
-        if arch == "gemma2" and name.endswith("norm.weight"):
+        if arch.startswith("gemma") and name.endswith("norm.weight"):
             data = data + 1
-        if arch == "gemma2" and name == "lm_head.weight":
+        if arch.startswith("gemma") and name == "lm_head.weight":
             continue  # tied; the converter skips it
         new_name = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if new_name is None:
@@ -128,6 +130,26 @@ def gemma2_case(layers, scalar_from_hidden):
     return "gemma2", transformers.Gemma2ForCausalLM, config, keys, [], 40
 
 
+def gemma3_case():
+    config = transformers.Gemma3TextConfig(**COMMON, num_hidden_layers=6, head_dim=32, sliding_window=8,
+                                           query_pre_attn_scalar=32, final_logit_softcapping=20.0,
+                                           rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0,
+                                                                               "rope_theta": 1000000.0},
+                                                            "sliding_attention": {"rope_type": "default",
+                                                                                  "rope_theta": 10000.0}})
+
+    def keys(w):  # TextModel.set_gguf_parameters + Gemma3Model.set_gguf_parameters
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(2.0)
+        w.add_rope_freq_base(1000000.0)
+        w.add_rope_freq_base_swa(10000.0)
+        w.add_key_length(32)
+        w.add_value_length(32)
+        w.add_final_logit_softcapping(20.0)
+        w.add_sliding_window(8)
+    return "gemma3", transformers.Gemma3ForCausalLM, config, keys, [], 40
+
+
 def phi3_case(sliding_window):
     short = [1.0 + 0.1 * i for i in range(4)]
     long = [2.0 + 0.5 * i for i in range(4)]
@@ -153,6 +175,7 @@ CASES = {
     "mistral_sliding_window": mistral_case,
     "gemma2_head_dim_scalar": lambda: gemma2_case(3, scalar_from_hidden=False),
     "gemma2_27b_layout_scalar": lambda: gemma2_case(46, scalar_from_hidden=True),
+    "gemma3_local_rope_linear": gemma3_case,
     "phi3_longrope": lambda: phi3_case(None),
     "phi3_longrope_sliding_16": lambda: phi3_case(16),
 }
@@ -163,7 +186,7 @@ def check(name, make, tmp):
     config._attn_implementation = "eager"
     torch.manual_seed(0)
     model = cls(config).eval()
-    randomize(model, gemma_norms=arch == "gemma2")
+    randomize(model, gemma_norms=arch.startswith("gemma"))
     path = Path(tmp) / f"{name}.gguf"
     write_gguf(path, arch, model, config, keys, extra_tensors)
 
