@@ -7,7 +7,8 @@ grad-norm clipping at 1.0, the same thread count. Each configuration runs in its
 is that process's ru_maxrss, tokens/s is measured over the steps after the first (warm-up) step.
 
 Best settings each side:
-  tailor   `tailor run` on a generated recipe (fused kernels, fused linear+cross-entropy, packed text rows);
+  tailor   `tailor run` on a generated recipe (fused kernels, fused linear+cross-entropy, one document piece
+           per row, so plain causal attention);
            bf16 = bf16 frozen base, fp32 LoRA parameters and AdamW states, loss in fp32.
   PEFT     transformers' SDPA attention, get_peft_model (fp32 adapters, autocast_adapter_dtype), torch AdamW
            (foreach); bf16 = the model loaded in bf16 (the adapters stay fp32, as PEFT does by default).
@@ -54,9 +55,10 @@ def child_rss(argv, stdout, stderr):
 
 
 def run_tailor(tailor, model, work, steps, threads, dtype, checkpointing):
-    data = work / "corpus.txt"
+    data = work / "corpus.jsonl"  # one document per language, cut into 512-token rows (as the PEFT side)
     if not data.exists():
-        data.write_text(corpus_text(), encoding="utf-8")
+        data.write_text("".join(json.dumps({"text": p.read_text(encoding="utf-8")}, ensure_ascii=False) + "\n"
+                                for p in sorted(CORPUS.glob("*.txt"))), encoding="utf-8")
     run_dir = work / f"tailor-{dtype}-{int(checkpointing)}"
     recipe = work / "bench.yaml"
     recipe.write_text(f"""description: bench
@@ -70,7 +72,7 @@ train: {{batch_size: {BATCH}, grad_accum: 1, threads: {threads}, resume: never, 
 data:
   sources: [{{path: {data}, format: text}}]
   max_seq_len: {SEQ}
-  packing: true
+  packing: false        # one 512-token piece per row (the last piece of a document padded), as the PEFT side
   length_policy: split
   mask: all
   cache_dir: {work / 'cache'}

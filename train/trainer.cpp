@@ -82,8 +82,15 @@ BatchTensors to_tensors(const data::PackedBatch& batch, at::Device device) {
   t.input_ids = at::tensor(std::vector<int64_t>(batch.input_ids.begin(), batch.input_ids.end()), at::kLong).view(shape);
   t.labels = at::tensor(std::vector<int64_t>(batch.labels.begin(), batch.labels.end()), at::kLong).view(shape);
   std::vector<std::vector<int64_t>> cu;
-  for (const auto& row : batch.cu_seqlens) cu.emplace_back(row.begin(), row.end());
-  t.layout = models::packed_layout(cu, batch.seq_len);
+  bool one_document_per_row = true;
+  for (const auto& row : batch.cu_seqlens) {
+    cu.emplace_back(row.begin(), row.end());
+    one_document_per_row &= cu.back().size() == 2;
+  }
+  // Rows that each hold one document from position 0 need no mask: under plain causal attention (SDPA's
+  // fused kernel, nothing [T, T] saved for backward) no real token sees the padding after it, and padded
+  // positions carry no label.
+  if (!one_document_per_row) t.layout = models::packed_layout(cu, batch.seq_len);
   t.input_ids = t.input_ids.to(device);
   t.labels = t.labels.to(device);
   for (auto* x : {&t.layout.position_ids, &t.layout.attention_mask, &t.layout.document_ids})
