@@ -64,11 +64,11 @@ std::vector<std::vector<TokenId>> encode_batch(const Tokenizer& tokenizer, std::
       }
     }
   };
-  if (threads <= 1) {
-    work();
-  } else {
+  {
+    // The calling thread is one of the workers: its caches stay warm from call to call.
     std::vector<std::jthread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+    work();
   }
   if (error) std::rethrow_exception(error);
   return out;
