@@ -10,6 +10,7 @@
 #include "data/tokenizers/bpe_tokenizer.h"
 #include "data/tokenizers/gguf_vocab.h"
 #include "data/tokenizers/sentencepiece_tokenizer.h"
+#include "data/tokenizers/worker_pool.h"
 
 namespace tailor::data {
 namespace fs = std::filesystem;
@@ -64,12 +65,9 @@ std::vector<std::vector<TokenId>> encode_batch(const Tokenizer& tokenizer, std::
       }
     }
   };
-  {
-    // The calling thread is one of the workers: its caches stay warm from call to call.
-    std::vector<std::jthread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-    work();
-  }
+  // The calling thread is one of the workers; the others are kept between calls (warm caches).
+  if (threads <= 1) work();
+  else WorkerPool::shared().run(threads - 1, work);
   if (error) std::rethrow_exception(error);
   return out;
 }
