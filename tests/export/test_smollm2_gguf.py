@@ -4,7 +4,10 @@ The base is the shipped SmolLM2-135M-Instruct Q4_1 GGUF; the adapter is made by 
 with random non-zero weights on every linear layer. Checks:
   F32 and F16 merged GGUFs: llama.cpp's greedy continuation (32 tokens, 5 prompts) equals tailor's own
     (base + adapter, unmerged); a divergence passes only where llama.cpp's top-2 margin is < 0.05 nats.
-  Q8_0: llama.cpp's top-1 agrees with tailor's along a reference text (>= 95%; F32 >= 99.5%; see below).
+  Q8_0: per-position top-1 along 1,024 tokens of the English UDHR, llama.cpp on the Q8_0 file against
+    llama.cpp on the F32 file of the same merge (F32 against tailor >= 99.5%); the Q8_0 tensors are
+    byte-identical to gguf-py's quantization of the F32 export, i.e. to what llama.cpp's converter
+    writes, so the agreement measured is llama.cpp's own for this model (see Q8_RATE).
   Chat: llama.cpp's formatting from the exported GGUF's template (llama_chat_apply_template) equals
     `tailor template`; a llama.cpp chat completion ends with finish_reason "stop" (end of turn seen).
   GGUF LoRA: llama.cpp applying adapter.gguf to the base (exported F32, no adapter) continues like the
@@ -29,6 +32,13 @@ MODEL = harness.DEFAULT_MODEL
 PROMPTS = ["The capital of France is", "Once upon a time, in a small village,", "def fibonacci(n):",
            "The three primary colors are", "Water boils at a temperature of"]
 MARGIN = 0.05
+REFERENCE_TOKENS = 1024
+# The issue's 98% is not reached by llama.cpp's own Q8_0 on this 135M model. Measured with llama.cpp alone
+# (its F32 file vs the Q8_0 file its converter would write; whole English UDHR, 2,082 tokens): 95.9% for
+# this merge, 95.8% for the base without adapter; on the first 1,024 tokens 96.3%, of which weights
+# rounded to Q8_0 but run at F32 activations give 97.75% and llama.cpp's 8-bit activations the rest.
+# Every flip is at a near-tie (F32 top-2 margin <= 0.454; median margin 1.23).
+Q8_RATE = 0.95
 EOG = {2}  # SmolLM2-Instruct's <|im_end|> (eos and end of turn)
 CONFIG = {"r": 8, "lora_alpha": 4, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]}
 
@@ -115,34 +125,48 @@ def main():
             compare_greedy(f"merged {qtype}", srv, prompts, ours, problems)
             del srv
 
-        # Q8_0 top-1 agreement along a reference text.
-        text = (harness.SHARED_DIR / "corpus" / "udhr" / "eng.txt").read_text(encoding="utf-8")[:2400]
-        ids = ids_of(tmp, text)
+        # Q8_0 top-1 agreement along a reference text (the first 1,024 tokens of the English UDHR), per
+        # position, against llama.cpp running the F32 export of the same merge: both sides then share
+        # llama.cpp's kernels and only Q8_0 differs (its weights, and the 8-bit activations its matmuls use).
+        import numpy as np
+        text = (harness.SHARED_DIR / "corpus" / "udhr" / "eng.txt").read_text(encoding="utf-8")
+        ids = ids_of(tmp, text)[:REFERENCE_TOKENS]
         (tmp / "ids.json").write_text(json.dumps([ids]))
         subprocess.run([PROBE, "logits", str(MODEL), str(adapter), str(tmp / "ids.json"), str(tmp / "logits.f32")],
                        check=True, capture_output=True)
-        import numpy as np
-        logits = np.fromfile(tmp / "logits.f32", dtype=np.float32).reshape(len(ids), -1)
-        def agreement(srv):
-            agree = 0
-            for i in range(1, len(ids)):
-                r = srv.handle_completions({"prompt": ids[:i], "n_predict": 1, "temperature": 0, "cache_prompt": True,
-                                            "n_probs": 1})
-                agree += r["choices"][0]["logprobs"]["content"][0]["id"] == int(logits[i - 1].argmax())
-            return agree / (len(ids) - 1)
-        srv = server(gguf_in(outs["F32"]))
-        rate_f32 = agreement(srv)
-        del srv
-        srv = server(gguf_in(outs["Q8_0"]))
-        rate = agreement(srv)
-        print(f"top-1 agreement with tailor over {len(ids) - 1} positions: F32 {100 * rate_f32:.2f}%, Q8_0 {100 * rate:.2f}%")
-        # The issue asks >= 98% for Q8_0; on this 135M model (already Q4_1-rounded) Q8_0 itself flips
-        # low-margin positions (tailor's Q8_0 blocks are byte-identical to llama.cpp's, see
-        # export_quantizers), so the bar here is F32 >= 99.5% (the export) and Q8_0 >= 95%.
+        ours = np.fromfile(tmp / "logits.f32", dtype=np.float32).reshape(len(ids), -1)
+        f32 = llama_cpp.logits(lib, gguf_in(outs["F32"]), ids)
+        q8 = llama_cpp.logits(lib, gguf_in(outs["Q8_0"]), ids)
+        rate_f32 = float((f32.argmax(1) == ours.argmax(1)).mean())
+        flipped = q8.argmax(1) != f32.argmax(1)
+        rate = 1 - float(flipped.mean())
+        top2 = np.sort(f32, axis=1)[:, -2:]
+        margins = top2[:, 1] - top2[:, 0]
+        worst = float(margins[flipped].max()) if flipped.any() else 0.0
+        print(f"top-1 over {len(ids)} positions: llama.cpp F32 vs tailor {100 * rate_f32:.2f}%; llama.cpp Q8_0 vs "
+              f"llama.cpp F32 {100 * rate:.2f}% (vs tailor {100 * float((q8.argmax(1) == ours.argmax(1)).mean()):.2f}%); "
+              f"flips at F32 top-2 margins <= {worst:.3f} (median margin {float(np.median(margins)):.3f})")
+        # llama.cpp's converter writes Q8_0 with gguf-py's quantizer: our Q8_0 tensors must be those bytes, so
+        # llama.cpp's own conversion of this merge agrees exactly as often.
+        f32_tensors = {t.name: t for t in gguf.GGUFReader(gguf_in(outs["F32"])).tensors}
+        for t in gguf.GGUFReader(gguf_in(outs["Q8_0"])).tensors:
+            if t.tensor_type == gguf.GGMLQuantizationType.Q8_0:
+                src = np.asarray(f32_tensors[t.name].data)
+                peer = gguf.quants.quantize(src.reshape(-1, src.shape[-1]), gguf.GGMLQuantizationType.Q8_0)
+                harness.expect(peer.tobytes() == np.asarray(t.data).tobytes(), f"{t.name}: Q8_0 bytes differ from gguf-py's")
+            else:
+                harness.expect(len(t.shape) == 1 or t.name.endswith("_norm.weight"), f"{t.name} left {t.tensor_type.name}")
+        print("Q8_0 tensors byte-identical to gguf-py's quantization of the F32 export (convert_hf_to_gguf --outtype q8_0)")
+        # The issue asks >= 98%; Q8_0 itself reaches Q8_RATE on this 135M model (see REFERENCE_TOKENS), flipping
+        # only near-ties, so the bars are: the export (F32) >= 99.5%, Q8_0 >= Q8_RATE, no flip where llama.cpp's
+        # F32 top-2 margin is >= 1 logit.
         if rate_f32 < 0.995:
             problems.append(f"F32 top-1 agreement {rate_f32:.4f} < 0.995")
-        if rate < 0.95:
-            problems.append(f"Q8_0 top-1 agreement {rate:.4f} < 0.95")
+        if rate < Q8_RATE:
+            problems.append(f"Q8_0 top-1 agreement {rate:.4f} < {Q8_RATE}")
+        if worst >= 1.0:
+            problems.append(f"Q8_0 flips a position whose F32 top-2 margin is {worst:.3f}")
+        srv = server(gguf_in(outs["Q8_0"]))
 
         # Chat formatting and end of turn, from the exported file's own metadata.
         reader = gguf.GGUFReader(gguf_in(outs["Q8_0"]))
