@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -167,7 +168,14 @@ TEST(Tokenizer, BatchEncodingMatchesSequential) {
   std::vector<std::string> texts;
   for (int i = 0; i < 200; ++i) texts.push_back("line " + std::to_string(i) + ": héllo wörld " + std::string(size_t(i % 7), '!'));
   std::vector<std::string_view> views(texts.begin(), texts.end());
-  auto batch = tailor::data::encode_batch(tok, views, 4);
-  ASSERT_EQ(batch.size(), texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i], tok.encode(texts[i])) << i;
+  auto check = [&](unsigned threads) {
+    auto batch = tailor::data::encode_batch(tok, views, threads);
+    ASSERT_EQ(batch.size(), texts.size());
+    for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i], tok.encode(texts[i])) << i << " with " << threads << " threads";
+  };
+  // The worker threads are kept between calls: reuse, growth, fewer than exist, and two callers at once.
+  for (unsigned threads : {4u, 2u, 3u, 1u, 6u}) check(threads);
+  std::thread other([&] { check(3); });
+  check(2);
+  other.join();
 }
