@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 
 #include "core/error.h"
 #include "export/merge.h"
@@ -54,6 +55,7 @@ models::CausalLM load_with_adapter(const std::string& base, const std::string& a
       rethrow_with_context("--adapter " + adapter + " on --model " + base);
     }
   }();
+  for (const std::string& note : merged.notes) std::cerr << "tailor: " << note << "\n";
   models::CausalLM model(merged.config, at::TensorOptions().dtype(options.dtype).device(options.device));
   models::load_weights(*model, models::MapTensorSource(std::move(merged.tensors), base + " + " + adapter));
   model->eval();
