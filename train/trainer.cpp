@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -168,9 +169,20 @@ void write_samples(models::CausalLMImpl& model, const Data& d, const Recipe& rec
   }
 }
 
+// Each step allocates and frees gigabytes of activations in blocks of a few MiB; glibc's heap keeps them
+// (resident) and fragments. Served by mmap instead they go back to the system when freed: measured peak
+// RSS on SmolLM2-135M, seq 512 x batch 4: 4.9 GiB -> 1.0 GiB.
+void return_freed_blocks_to_the_system() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+#endif
+}
+
 }  // namespace
 
 RunOutcome run_recipe(const Recipe& recipe) {
+  return_freed_blocks_to_the_system();
   auto started = Clock::now();
   RunOutcome outcome;
   outcome.run_dir = recipe.output_dir;
