@@ -7,8 +7,8 @@ grad-norm clipping at 1.0, the same thread count. Each configuration runs in its
 is that process's ru_maxrss, tokens/s is measured over the steps after the first (warm-up) step.
 
 Best settings each side:
-  tailor   `tailor run` on a generated recipe (fused kernels, fused linear+cross-entropy, one document piece
-           per row, so plain causal attention);
+  tailor   `tailor run` on a generated recipe (train.kernels fused, fused linear+cross-entropy, one document
+           piece per row, so plain causal attention; --kernels reference measured the same speed);
            bf16 = bf16 frozen base, fp32 LoRA parameters and AdamW states, loss in fp32.
   PEFT     transformers' SDPA attention, get_peft_model (fp32 adapters, autocast_adapter_dtype), torch AdamW
            (foreach); bf16 = the model loaded in bf16 (the adapters stay fp32, as PEFT does by default).
@@ -54,7 +54,7 @@ def child_rss(argv, stdout, stderr):
     return proc.returncode, usage.ru_maxrss * 1024
 
 
-def run_tailor(tailor, model, work, steps, threads, dtype, checkpointing):
+def run_tailor(tailor, model, work, steps, threads, dtype, checkpointing, kernels):
     data = work / "corpus.jsonl"  # one document per language, cut into 512-token rows (as the PEFT side)
     if not data.exists():
         data.write_text("".join(json.dumps({"text": p.read_text(encoding="utf-8")}, ensure_ascii=False) + "\n"
@@ -82,7 +82,7 @@ export: []
     # Prepare (tokenize, pack, cache) the data once outside the measured run.
     subprocess.run([tailor, "data", "prepare", recipe], check=True, stdout=subprocess.DEVNULL)
     log = work / f"tailor-{dtype}.log"
-    argv = [tailor, "run", recipe, f"train.dtype={dtype}",
+    argv = [tailor, "run", recipe, f"train.dtype={dtype}", f"train.kernels={kernels}",
             f"train.activation_checkpointing={'true' if checkpointing else 'false'}"]
     code, rss = child_rss(argv, log, log.with_suffix(".err"))
     if code != 0:
@@ -153,6 +153,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     ap.add_argument("--checkpointing", action="store_true", help="activation checkpointing on both sides")
+    ap.add_argument("--kernels", default="fused", choices=["fused", "reference"], help="tailor's train.kernels")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
     ap.add_argument("--peft-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--model", help=argparse.SUPPRESS)
@@ -170,11 +171,11 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     print(f"SmolLM2-135M (dense fp32 from {GGUF.name}), LoRA r={RANK} all linear, seq {SEQ} x batch {BATCH}, "
           f"AdamW, {args.threads} threads, {args.steps} steps (first excluded), activation checkpointing "
-          f"{'on' if args.checkpointing else 'off'}")
+          f"{'on' if args.checkpointing else 'off'}, tailor kernels {args.kernels}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     rows = []
     for dtype in args.dtypes:
-        t = run_tailor(args.tailor, model, work, args.steps, args.threads, dtype, args.checkpointing)
+        t = run_tailor(args.tailor, model, work, args.steps, args.threads, dtype, args.checkpointing, args.kernels)
         p = run_peft(model, work, args.steps, args.threads, dtype, args.checkpointing)
         rows.append((dtype, t, p, os.getloadavg()[0]))
     mib = 1024 * 1024

@@ -170,8 +170,8 @@ void write_samples(models::CausalLMImpl& model, const Data& d, const Recipe& rec
 }
 
 // Each step allocates and frees gigabytes of activations in blocks of a few MiB; glibc's heap keeps them
-// (resident) and fragments. Served by mmap instead they go back to the system when freed: measured peak
-// RSS on SmolLM2-135M, seq 512 x batch 4: 4.9 GiB -> 1.0 GiB.
+// (resident) and fragments. Served by mmap instead they go back to the system when freed: measured on
+// SmolLM2-135M fp32, seq 512 x batch 4: RSS between steps 4.8 -> 1.0 GiB, peak 5.1 -> 3.3 GiB.
 void return_freed_blocks_to_the_system() {
 #ifdef __GLIBC__
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
