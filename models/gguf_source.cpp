@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "formats/gguf.h"
+#include "models/gguf_linear.h"
 #include "models/tensor_inventory.h"
 #include "models/tensor_source.h"
 
@@ -37,17 +38,22 @@ at::Tensor unpermute_rows(const at::Tensor& t, int64_t n_head) {
   return t.reshape(view).transpose(1, 2).reshape(shape).contiguous();
 }
 
+// The heads whose rows llama's converter permuted in this layer's GGUF weight; 0 when stored in HF order.
+int64_t permuted_heads(const ModelConfig& config, const LinearLayerInfo& layer) {
+  if (config.arch->gguf_rope != GgufRope::LlamaPermuted) return 0;
+  if (layer.spec->role == LinearRole::Query) return config.num_heads;
+  if (layer.spec->role == LinearRole::Key) return config.num_kv_heads;
+  return 0;
+}
+
 class GgufSource : public TensorSource {
  public:
   GgufSource(std::shared_ptr<const formats::GgufFile> file, const ModelConfig& config)
       : file_(std::move(file)), config_(config) {
     for (const TensorInfo& t : model_tensors(config)) gguf_name_[t.hf_name] = t.gguf_name;
     const ArchSpec& arch = *config.arch;
-    for (const LinearLayerInfo& l : linear_layers(config)) {
-      if (arch.gguf_rope != GgufRope::LlamaPermuted) break;
-      if (l.spec->role == LinearRole::Query) permuted_heads_[l.module] = config.num_heads;
-      if (l.spec->role == LinearRole::Key) permuted_heads_[l.module] = config.num_kv_heads;
-    }
+    for (const LinearLayerInfo& l : linear_layers(config))
+      if (int64_t heads = permuted_heads(config, l)) permuted_heads_[l.module] = heads;
     if (arch.gguf_norms_store_one_plus && arch.norm_kind == NormKind::OnePlusWeight) {
       for (const TensorInfo& t : model_tensors(config))
         if (t.hf_name.find("norm.weight") != std::string::npos) one_plus_.insert(t.hf_name);
@@ -123,6 +129,23 @@ RopeType gguf_rope_type(const std::string& name, const std::string& where) {
 
 std::unique_ptr<TensorSource> open_gguf_source(std::shared_ptr<const formats::GgufFile> file, const ModelConfig& config) {
   return std::make_unique<GgufSource>(std::move(file), config);
+}
+
+GgufLinearWeight gguf_linear_weight(const ModelConfig& config, const formats::GgufFile& file, const std::string& module) {
+  const std::string src = file.path().string();
+  for (const LinearLayerInfo& l : linear_layers(config)) {
+    if (l.module != module) continue;
+    const formats::GgufTensorInfo* t = file.find_tensor(l.gguf_weight);
+    if (!t) throw InputError(src + ": no tensor '" + l.gguf_weight + "' for " + module);
+    if (t->shape() != std::vector<int64_t>{l.out_features, l.in_features})
+      throw InputError(src + ": tensor '" + l.gguf_weight + "' is not the [" + std::to_string(l.out_features) + ", " +
+                       std::to_string(l.in_features) + "] weight of " + module);
+    GgufLinearWeight out{t, {}};
+    if (int64_t heads = permuted_heads(config, l))  // the loader's un-permutation, applied to row numbers
+      out.row_order = unpermute_rows(at::arange(l.out_features, at::kLong).unsqueeze(1), heads).squeeze(1);
+    return out;
+  }
+  throw InputError(src + ": '" + module + "' is not a linear layer of this " + config.arch->name + " model");
 }
 
 ModelConfig config_from_gguf(const formats::GgufFile& f) {

@@ -53,10 +53,13 @@ lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig confi
     std::optional<at::Tensor> bias;
     if (dense->bias.defined()) bias = dense->bias.detach();
     auto options = config.options_for(slot.info.module);
-    lora::LoraLinear layer = quantize ? lora::LoraLinear(quantize(dense->weight.detach()), bias, options)
+    lora::LoraLinear layer = quantize ? lora::LoraLinear(quantize(slot.info.module, dense->weight.detach()), bias, options)
                                       : lora::LoraLinear(dense->weight.detach(), bias, options);
     if (model.device() != at::kCPU) layer->to(model.device());
-    slot.replace(std::make_shared<LoraProjection>(layer));
+    auto projection = std::make_shared<LoraProjection>(layer);
+    slot.replace(projection);
+    slot.module = projection;  // the last reference to a quantized layer's dense weight goes: freed now
+    dense.reset();
     adapter.add_lora(slot.info.module, layer);
   }
 

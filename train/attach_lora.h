@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "lora/adapter.h"
 #include "lora/quantized_weight.h"
@@ -13,8 +14,10 @@
 
 namespace tailor::train {
 
-// Turns a frozen dense base weight into a quantized one (QLoRA); null keeps bases dense.
-using BaseQuantizer = std::function<std::shared_ptr<lora::QuantizedWeight>(const at::Tensor& weight)>;
+// The frozen base of the linear at HF module path `module` in quantized form: NF4 from the loaded dense
+// `weight` (QLoRA), or the module's own blocks in a GGUF file. Null keeps bases dense.
+using BaseQuantizer =
+    std::function<std::shared_ptr<lora::QuantizedWeight>(const std::string& module, const at::Tensor& weight)>;
 
 // The adapter a recipe's lora: section describes (PEFT's LoraConfig fields).
 lora::AdapterConfig adapter_config_for(const Recipe& recipe);

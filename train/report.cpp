@@ -133,6 +133,13 @@ std::filesystem::path write_report(const std::filesystem::path& run_dir) {
   for (const char* key : {"recipe", "model", "output_dir", "started", "device", "dtype", "trainable_parameters",
                           "total_parameters", "status"})
     if (run.contains(key)) html << summary_row(key, run[key].is_string() ? run[key].get<std::string>() : run[key].dump());
+  if (run.contains("frozen_base")) {  // {"q4_1": {"layers": 210, "bytes": ...}}: how the LoRA layers hold their bases
+    std::string text;
+    for (const auto& [format, entry] : run["frozen_base"].items())
+      text += (text.empty() ? "" : ", ") + format + ": " + std::to_string(entry.value("layers", 0)) + " layers, " +
+              format_bytes(entry.value("bytes", 0.0));
+    html << summary_row("frozen base (LoRA layers)", text);
+  }
   if (!last_train.is_null()) {
     html << summary_row("steps", std::to_string(last_train.value("step", 0)))
          << summary_row("final train loss", number(last_train.value("loss", NAN)))

@@ -19,8 +19,11 @@
 #include "kernels/device.h"
 #include "kernels/linear_cross_entropy.h"
 #include "models/generator.h"
+#include "models/gguf_linear.h"
 #include "models/model_loader.h"
 #include "models/sequence_layout.h"
+#include "formats/gguf.h"
+#include "lora/gguf_weight.h"
 #include "lora/nf4_weight.h"
 #include "train/activation_checkpoint.h"
 #include "train/adamw.h"
@@ -199,6 +202,9 @@ RunOutcome run_recipe(const Recipe& recipe) {
   std::optional<fs::path> resume_from;
   if (recipe.train.resume == "auto") resume_from = find_latest_checkpoint(checkpoints);
 
+  if (recipe.lora.quantize == "gguf" && !models::is_gguf_path(recipe.model))
+    throw InputError("lora.quantize: gguf trains on a GGUF file's blocks as loaded, but model '" + recipe.model +
+                     "' is not a .gguf file; use lora.quantize: nf4 or none");
   progress.message("loading " + recipe.model);
   models::CausalLM model = models::load_causal_lm(recipe.model, {.dtype = dtype, .device = device});
   model->set_ops(decoder_ops(mode));
@@ -212,11 +218,15 @@ RunOutcome run_recipe(const Recipe& recipe) {
 
   at::manual_seed(recipe.seed);
   BaseQuantizer quantize;
-  if (recipe.lora.quantize == "nf4")  // QLoRA: frozen bases as NF4 (block 64, double-quantized absmax)
-    quantize = [](const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
-  else if (recipe.lora.quantize == "gguf")
-    throw InputError("lora.quantize: gguf (training on the GGUF blocks as loaded) is not wired into tailor run yet; "
-                     "use nf4 or none");
+  if (recipe.lora.quantize == "nf4") {  // QLoRA: frozen bases as NF4 (block 64, double-quantized absmax)
+    quantize = [](const std::string&, const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
+  } else if (recipe.lora.quantize == "gguf") {  // the file's own blocks (mapped), dequantized per use
+    auto file = std::make_shared<const formats::GgufFile>(recipe.model);
+    quantize = [file, config = model->config()](const std::string& module, const at::Tensor&) {
+      models::GgufLinearWeight w = models::gguf_linear_weight(config, *file, module);
+      return std::make_shared<lora::GgufQuantizedWeight>(file, *w.tensor, w.row_order);
+    };
+  }
   lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe), quantize);
   if (dtype != at::kFloat) {  // bf16: the frozen base computes in bf16; LoRA weights and AdamW states stay fp32
     at::NoGradGuard no_grad;  // (as PEFT's autocast_adapter_dtype; module copies keep the model's dtype)
@@ -254,9 +264,20 @@ RunOutcome run_recipe(const Recipe& recipe) {
     for (const auto& p : model->parameters()) total_params += p.numel();
     for (const auto& b : model->named_buffers())  // LoRA keeps frozen base weights as buffers
       if (b.key().ends_with("weight") || b.key().ends_with("bias")) total_params += b.value().numel();
+    json frozen_base = json::object();  // the targeted linears' base weights: format -> layers, bytes held
+    for (const auto& [name, layer] : adapter.lora_layers()) {
+      const auto& q = layer->quantized_weight();
+      const int64_t weights = layer->out_features() * layer->in_features();
+      if (q) total_params += weights;
+      json& entry = frozen_base[q ? q->format() : recipe.train.dtype];
+      if (entry.is_null()) entry = {{"layers", 0}, {"bytes", 0}};
+      entry["layers"] = entry["layers"].get<int64_t>() + 1;
+      entry["bytes"] = entry["bytes"].get<int64_t>() + (q ? q->storage_bytes() : weights * int64_t(at::elementSize(dtype)));
+    }
     log.write({{"kind", "run"}, {"recipe", recipe.name}, {"model", recipe.model}, {"output_dir", recipe.output_dir},
                {"device", device.str()}, {"dtype", recipe.train.dtype}, {"kernels", recipe.train.kernels},
-               {"trainable_parameters", adapter.parameter_count()}, {"total_parameters", total_params}});
+               {"trainable_parameters", adapter.parameter_count()}, {"total_parameters", total_params},
+               {"frozen_base", frozen_base}});
     json ds = json::parse(stats.to_json());
     ds["kind"] = "dataset";
     log.write(ds);

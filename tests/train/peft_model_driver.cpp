@@ -65,7 +65,7 @@ int run(const fs::path& model_dir, const fs::path& adapter_dir, const fs::path& 
   model->set_ops(train::decoder_ops(mode));
   train::BaseQuantizer quantize;
   if (job.value("quantize", "none") == "nf4")  // what `tailor run` does for lora.quantize: nf4
-    quantize = [](const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
+    quantize = [](const std::string&, const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
   lora::Adapter adapter =
       train::attach_lora(*model, lora::read_adapter_config(adapter_dir / lora::kAdapterConfigFile), quantize);
   for (auto [path, layer] : adapter.lora_layers()) layer->set_kernel_mode(mode);  // a copy of the handle: mutable
