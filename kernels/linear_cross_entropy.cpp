@@ -43,7 +43,7 @@ void run_backward(const CrossEntropyBackwardParams& p, const at::Tensor& on) {
 struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropyFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& hidden_in,
                             const at::Tensor& weight_in, const at::Tensor& labels_in, int64_t ignore_index,
-                            int64_t chunk_tokens) {
+                            int64_t chunk_tokens, bool hidden_grad_now) {
 #ifdef TAILOR_WITH_CUDA
     c10::OptionalDeviceGuard guard(hidden_in.device());
 #endif
@@ -56,6 +56,9 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     auto lse = at::empty({N}, hidden.options().dtype(loss_type(hidden)));
     auto row_loss = at::empty({N}, lse.options());
     const int64_t chunk = chunk_size(chunk_tokens, V, N);
+    auto counted = (labels != ignore_index).sum().to(lse.scalar_type());
+    at::Tensor grad_hidden = hidden_grad_now ? at::empty_like(hidden) : at::Tensor();
+    at::Tensor per_token = hidden_grad_now ? (1 / counted).reshape({1}).contiguous() : at::Tensor();
     for (int64_t start = 0; start < N; start += chunk) {
       const int64_t rows = std::min(chunk, N - start);
       auto logits = at::mm(hidden.narrow(0, start, rows), weight.t());  // [rows, V]
@@ -64,8 +67,17 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
                            static_cast<char*>(row_loss.data_ptr()) + start * row_loss.element_size(),
                            rows, V, ignore_index, dtype};
       run_forward(p, hidden);
+      if (hidden_grad_now) {
+        CrossEntropyBackwardParams b{logits.data_ptr(), p.labels, p.lse, per_token.data_ptr(), rows, V, ignore_index, dtype};
+        run_backward(b, hidden);
+        auto out = grad_hidden.narrow(0, start, rows);
+        at::mm_out(out, logits, weight);
+      }
     }
-    auto counted = (labels != ignore_index).sum().to(lse.scalar_type());
+    if (hidden_grad_now) {
+      ctx->save_for_backward({grad_hidden});
+      return row_loss.sum() / counted;
+    }
     ctx->save_for_backward({hidden, weight, labels, lse, counted});
     ctx->saved_data["ignore_index"] = ignore_index;
     ctx->saved_data["chunk"] = chunk;
@@ -75,6 +87,9 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
+    if (saved.size() == 1)  // d loss / d hidden taken in forward, per unit of upstream gradient
+      return {saved[0] * grads[0].to(saved[0].scalar_type()), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+              at::Tensor()};
     const auto& hidden = saved[0];
     const auto& weight = saved[1];
     const auto& labels = saved[2];
@@ -112,7 +127,7 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
       }
     }
     return {want_hidden ? grad_hidden : at::Tensor(), want_weight ? grad_weight.to(weight.scalar_type()) : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -137,8 +152,11 @@ at::Tensor linear_cross_entropy(const at::Tensor& hidden, const at::Tensor& weig
   TORCH_CHECK(valid.all().item<bool>(), "linear_cross_entropy: a label is outside [0, ", weight.size(0),
               ") and is not ignore_index ", options.ignore_index);
   if (mode == KernelMode::reference) return linear_cross_entropy_reference(hidden, weight, labels, options.ignore_index);
+  // The loss is the last op of the graph: when only hidden needs a gradient (frozen lm_head), each chunk's
+  // logits gradient is taken while the logits are at hand, so backward needs no second lm_head matmul.
+  const bool hidden_grad_now = at::GradMode::is_enabled() && hidden.requires_grad() && !weight.requires_grad();
   return LinearCrossEntropyFunction::apply(hidden.reshape({-1, hidden.size(-1)}), weight, labels, options.ignore_index,
-                                          options.chunk_tokens);
+                                          options.chunk_tokens, hidden_grad_now);
 }
 
 }  // namespace tailor::kernels

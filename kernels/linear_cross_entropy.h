@@ -1,6 +1,7 @@
 // lm_head + cross-entropy without the [tokens x vocab] logits: the tokens are cut into chunks, each
 // chunk's logits are computed, reduced to a log-sum-exp and dropped; backward recomputes them chunk by
-// chunk and turns them in place into the logits gradient before the two matmuls that consume it.
+// chunk and turns them in place into the logits gradient before the two matmuls that consume it. With a
+// frozen weight (LoRA) the hidden gradient is taken in forward instead, from the logits already at hand.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -29,16 +29,18 @@ void check_device(at::Device device) {
     std::vector<int64_t> tokens;
     int64_t hidden, vocab, chunk;
   };
-  for (auto dtype : {at::kFloat, at::kBFloat16})
-    for (const auto& c : {Case{{2, 13}, 24, 1000, 7}, Case{{37}, 65, 517, 0}, Case{{1, 5}, 8, 33, 64}}) {
-      auto shape = c.tokens;
-      shape.push_back(c.hidden);
-      auto h = at::randn(shape, at::kDouble), w = at::randn({c.vocab, c.hidden}, at::kDouble) * 0.3;
-      testing::expect_fused_matches_reference(lce_op(c.chunk), {h, w, labels_with_ignored(c.tokens, c.vocab)},
-                                              {true, true, false}, dtype, device,
-                                              "linear_cross_entropy " + std::string(c10::toString(dtype)) + " V=" +
-                                                  std::to_string(c.vocab) + " chunk=" + std::to_string(c.chunk));
-    }
+  for (bool weight_grad : {true, false})  // a frozen weight (LoRA's lm_head) takes the hidden gradient in forward
+    for (auto dtype : {at::kFloat, at::kBFloat16})
+      for (const auto& c : {Case{{2, 13}, 24, 1000, 7}, Case{{37}, 65, 517, 0}, Case{{1, 5}, 8, 33, 64}}) {
+        auto shape = c.tokens;
+        shape.push_back(c.hidden);
+        auto h = at::randn(shape, at::kDouble), w = at::randn({c.vocab, c.hidden}, at::kDouble) * 0.3;
+        testing::expect_fused_matches_reference(lce_op(c.chunk), {h, w, labels_with_ignored(c.tokens, c.vocab)},
+                                                {true, weight_grad, false}, dtype, device,
+                                                "linear_cross_entropy " + std::string(c10::toString(dtype)) + " V=" +
+                                                    std::to_string(c.vocab) + " chunk=" + std::to_string(c.chunk) +
+                                                    (weight_grad ? "" : " frozen weight"));
+      }
 }
 
 TEST(LinearCrossEntropy, FusedMatchesReferenceCpu) { check_device(at::kCPU); }
@@ -52,8 +54,9 @@ TEST(LinearCrossEntropy, Gradcheck) {
   at::manual_seed(6);
   auto labels = at::tensor({3, -100, 0, 6, 6}, at::kLong);
   for (auto mode : {KernelMode::fused, KernelMode::reference})
-    testing::expect_gradcheck(lce_op(2), {at::randn({5, 4}), at::randn({7, 4}), labels}, {true, true, false}, mode,
-                              "linear_cross_entropy " + to_string(mode));
+    for (bool weight_grad : {true, false})
+      testing::expect_gradcheck(lce_op(2), {at::randn({5, 4}), at::randn({7, 4}), labels}, {true, weight_grad, false},
+                                mode, "linear_cross_entropy " + to_string(mode) + (weight_grad ? "" : " frozen weight"));
 }
 
 TEST(LinearCrossEntropy, MeanOverCountedTokensAndNanWhenNone) {
