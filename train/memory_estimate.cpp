@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <iomanip>
+#include <memory>
 #include <sstream>
 
-#include "train/attach_lora.h"
+#include "formats/gguf.h"
+#include "models/gguf_linear.h"
+#include "models/model_loader.h"
 #include "models/tensor_inventory.h"
+#include "train/attach_lora.h"
 
 namespace tailor::train {
 namespace {
@@ -39,10 +43,15 @@ MemoryEstimate estimate_memory(const Recipe& recipe, const models::ModelConfig& 
   std::vector<std::string> paths;
   for (const auto& info : linears) paths.push_back(info.module);
   const auto targets = lora::select_lora_targets(adapter_config_for(recipe), paths);
-  int64_t target_weights = 0, target_count = 0, lora_params = 0, dense_params = 0;
+  // lora.quantize: gguf keeps the file's own blocks: their sizes come from its tensor table.
+  std::unique_ptr<formats::GgufFile> gguf;
+  if (recipe.lora.quantize == "gguf" && models::is_gguf_path(recipe.model))
+    gguf = std::make_unique<formats::GgufFile>(recipe.model);
+  int64_t target_weights = 0, target_count = 0, lora_params = 0, dense_params = 0, gguf_bytes = 0;
   for (const auto& info : linears) {
     const int64_t n = info.in_features * info.out_features;
     if (recipe.lora.full_finetune || std::find(targets.begin(), targets.end(), info.module) == targets.end()) continue;
+    if (gguf) gguf_bytes += int64_t(models::gguf_linear_weight(config, *gguf, info.module).tensor->nbytes);
     target_weights += n;
     ++target_count;
     lora_params += r * (info.in_features + info.out_features) + (recipe.lora.dora ? info.out_features : 0);
@@ -66,9 +75,13 @@ MemoryEstimate estimate_memory(const Recipe& recipe, const models::ModelConfig& 
   } else {
     e.trainable_parameters = lora_params + copies;
     e.components.push_back({"base weights (LoRA targets)",
-                            nf4 ? int64_t(nf4_bytes(target_weights)) : target_weights * dtype_bytes,
+                            gguf  ? gguf_bytes
+                            : nf4 ? int64_t(nf4_bytes(target_weights))
+                                  : target_weights * dtype_bytes,
                             std::to_string(target_count) + " linear weights, " + count_text(target_weights) + ", " +
-                                (nf4 ? std::string("nf4 (4.13 bits)") : recipe.train.dtype)});
+                                (gguf  ? std::string("GGUF blocks as stored (mapped)")
+                                 : nf4 ? std::string("nf4 (4.13 bits)")
+                                       : recipe.train.dtype)});
     e.components.push_back({"base weights (other)", dense_params * dtype_bytes,
                             count_text(dense_params) + " (embeddings, norms, untargeted) " + recipe.train.dtype});
     e.components.push_back({"adapter", lora_params * 4 + copies * dtype_bytes,

@@ -11,7 +11,8 @@ blocks (mapped) and dequantized per use, against the same run on the dense base 
     bytes gguf-py reports for those tensors (dense run: float32, 4 bytes per weight), and the report shows it;
   - the dense copies are freed: the resident memory after a step is lower than the dense run's by at least
     80% of (float32 bytes - Q4_1 bytes) of the targeted weights (the mapped blocks count once touched);
-  - an HF folder with lora.quantize=gguf exits 2 naming the key and the model.
+  - an HF folder with lora.quantize=gguf exits 2 naming the key and the model;
+  - tailor validate's memory estimate counts the targeted bases as their GGUF bytes.
 Peak RSS of both runs is printed (wait4).
 """
 import json
@@ -58,6 +59,11 @@ def main():
     q_bytes = sum(int(t.n_bytes) for t in targeted)
     dense_bytes = sum(4 * int(t.n_elements) for t in targeted)
     expect(types == {"Q4_1"} and len(targeted) == 210, f"unexpected shipped model: {len(targeted)} tensors {types}")
+
+    estimate = tailor("validate", "smollm2-135m-lora-sft", "lora.quantize=gguf").stdout
+    line = next((l for l in estimate.splitlines() if l.startswith("base weights (LoRA targets)")), "")
+    expect(f"{q_bytes / 2**20:.1f} MiB" in line and "GGUF blocks" in line,
+           f"tailor validate does not count the targets as their GGUF blocks ({q_bytes} bytes): {line!r}")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
