@@ -159,6 +159,14 @@ std::vector<int64_t> chat_prompt_ids(const data::Tokenizer& tokenizer, const std
   return {ids.begin(), ids.end()};
 }
 
+// A sample cut at max_new_tokens can end inside a multi-byte character split across tokens; its bytes
+// decode to U+FFFD, which is an artifact of the cut, not model output.
+std::string without_split_character(std::string text) {
+  static const std::string replacement = "\xEF\xBF\xBD";
+  while (text.ends_with(replacement)) text.resize(text.size() - replacement.size());
+  return text;
+}
+
 void write_samples(models::CausalLMImpl& model, const Data& d, const Recipe& recipe, const char* stage, MetricsLog& log) {
   if (recipe.samples.empty()) return;
   at::NoGradGuard no_grad;
@@ -168,7 +176,7 @@ void write_samples(models::CausalLMImpl& model, const Data& d, const Recipe& rec
   for (const auto& prompt : recipe.samples) {
     auto result = models::generate(model, chat_prompt_ids(*d.tokenizer, prompt), options);
     std::vector<data::TokenId> out(result.tokens.begin(), result.tokens.end());
-    log.write({{"kind", "sample"}, {"stage", stage}, {"prompt", prompt}, {"text", d.tokenizer->decode(out, true)}});
+    log.write({{"kind", "sample"}, {"stage", stage}, {"prompt", prompt}, {"text", without_split_character(d.tokenizer->decode(out, true))}});
   }
 }
 
