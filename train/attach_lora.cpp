@@ -37,7 +37,8 @@ lora::AdapterConfig adapter_config_for(const Recipe& recipe) {
   return config;
 }
 
-lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize) {
+lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize,
+                          kernels::KernelMode kernels) {
   for (auto& p : model.parameters()) p.requires_grad_(false);
 
   auto slots = model.linear_slots();
@@ -55,6 +56,7 @@ lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig confi
     auto options = config.options_for(slot.info.module);
     lora::LoraLinear layer = quantize ? lora::LoraLinear(quantize(slot.info.module, dense->weight.detach()), bias, options)
                                       : lora::LoraLinear(dense->weight.detach(), bias, options);
+    layer->set_kernel_mode(kernels);
     if (model.device() != at::kCPU) layer->to(model.device());
     auto projection = std::make_shared<LoraProjection>(layer);
     slot.replace(projection);

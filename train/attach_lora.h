@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/kernel_mode.h"
 #include "lora/adapter.h"
 #include "lora/quantized_weight.h"
 #include "models/decoder.h"
@@ -22,6 +23,9 @@ using BaseQuantizer =
 // The adapter a recipe's lora: section describes (PEFT's LoraConfig fields).
 lora::AdapterConfig adapter_config_for(const Recipe& recipe);
 
-lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize = {});
+// `kernels` selects each LoRA layer's implementation (fused: hand-written backward saving only x and the
+// rank-r product).
+lora::Adapter attach_lora(models::CausalLMImpl& model, lora::AdapterConfig config, const BaseQuantizer& quantize = {},
+                          kernels::KernelMode kernels = kernels::KernelMode::reference);
 
 }  // namespace tailor::train

@@ -235,9 +235,7 @@ RunOutcome run_recipe(const Recipe& recipe) {
       return std::make_shared<lora::GgufQuantizedWeight>(file, *w.tensor, w.row_order);
     };
   }
-  lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe), quantize);
-  // train.kernels reaches the LoRA layers too: fused = hand-written backward saving only x and the rank-r product.
-  for (auto [path, layer] : adapter.lora_layers()) layer->set_kernel_mode(mode);  // a copy of the handle: mutable
+  lora::Adapter adapter = attach_lora(*model, adapter_config_for(recipe), quantize, mode);  // train.kernels reaches LoRA too
   if (dtype != at::kFloat) {  // bf16: the frozen base computes in bf16; LoRA weights and AdamW states stay fp32
     at::NoGradGuard no_grad;  // (as PEFT's autocast_adapter_dtype; module copies keep the model's dtype)
     for (auto& [name, p] : adapter.named_parameters())

@@ -67,8 +67,7 @@ int run(const fs::path& model_dir, const fs::path& adapter_dir, const fs::path& 
   if (job.value("quantize", "none") == "nf4")  // what `tailor run` does for lora.quantize: nf4
     quantize = [](const std::string&, const at::Tensor& w) { return lora::Nf4QuantizedWeight::quantize(w, 64, true); };
   lora::Adapter adapter =
-      train::attach_lora(*model, lora::read_adapter_config(adapter_dir / lora::kAdapterConfigFile), quantize);
-  for (auto [path, layer] : adapter.lora_layers()) layer->set_kernel_mode(mode);  // a copy of the handle: mutable
+      train::attach_lora(*model, lora::read_adapter_config(adapter_dir / lora::kAdapterConfigFile), quantize, mode);
   adapter.load_weights(adapter_dir);
 
   std::vector<std::string> names;
