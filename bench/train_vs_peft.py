@@ -7,9 +7,10 @@ grad-norm clipping at 1.0, the same thread count. Each configuration runs in its
 is that process's ru_maxrss, tokens/s is measured over the steps after the first (warm-up) step.
 
 Best settings each side:
-  tailor   `tailor run` on a generated recipe (train.kernels fused, fused linear+cross-entropy, one document
-           piece per row, so plain causal attention; --kernels reference measured the same speed);
-           bf16 = bf16 frozen base, fp32 LoRA parameters and AdamW states, loss in fp32.
+  tailor   `tailor run` on a generated recipe (train.kernels fused: fused LoRA linear, linear+cross-entropy,
+           blocked causal attention, float32 products through oneDNN; one document piece per row);
+           bf16 = bf16 frozen base, fp32 LoRA parameters and AdamW states (the LoRA products in bf16, as
+           autocast), loss in fp32.
   PEFT     transformers' SDPA attention, get_peft_model (fp32 adapters, autocast_adapter_dtype), torch AdamW
            (foreach); bf16 = the model loaded in bf16 (the adapters stay fp32, as PEFT does by default).
 

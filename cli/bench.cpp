@@ -16,7 +16,7 @@ void add_kernels(CLI::App& bench) {
   auto options = std::make_shared<kernels::KernelBenchOptions>();
   auto child = std::make_shared<std::string>();
   auto* cmd = bench.add_subcommand("kernels", "Time and peak memory of each fused kernel vs its reference");
-  cmd->add_option("--op", options->ops, "Only these ops (rms_norm, rope, swiglu, geglu, lora_linear, qlora_linear, nf4_dequantize, linear_cross_entropy)");
+  cmd->add_option("--op", options->ops, "Only these ops (rms_norm, rope, swiglu, geglu, causal_attention, lora_linear, qlora_linear, nf4_dequantize, gguf_*, linear_cross_entropy)");
   cmd->add_option("--ce-tokens", options->ce_tokens, "linear_cross_entropy: tokens")->capture_default_str();
   cmd->add_option("--ce-vocab", options->ce_vocab, "linear_cross_entropy: vocabulary size")->capture_default_str();
   cmd->add_option("--ce-hidden", options->ce_hidden, "linear_cross_entropy: hidden size")->capture_default_str();

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "formats/gguf_blocks.h"
 #include "formats/gguf_quantize.h"
+#include "kernels/causal_attention.h"
 #include "kernels/gguf_dequant.h"
 #include "kernels/glu.h"
 #include "kernels/linear_cross_entropy.h"
@@ -71,6 +72,11 @@ std::map<std::string, BenchCase> bench_cases(const KernelBenchOptions& o) {
                          auto x = leaf(rnd(o, {8192, 2048})), w = leaf(rnd(o, {2048}));
                          return [=](KernelMode m) { backward_of(rms_norm(x, w, 1e-6, false, m)); };
                        }};
+  cases["causal_attention"] = {"q [4, 9, 512, 64], k, v [4, 3, 512, 64] (SmolLM2)", [](const KernelBenchOptions& o) {
+                                 auto q = leaf(rnd(o, {4, 9, 512, 64})), k = leaf(rnd(o, {4, 3, 512, 64})),
+                                      v = leaf(rnd(o, {4, 3, 512, 64}));
+                                 return [=](KernelMode m) { backward_of(causal_attention(q, k, v, 0.125, m)); };
+                               }};
   cases["swiglu"] = {"gate, up [8192, 5632]", [](const KernelBenchOptions& o) {
                        auto g = leaf(rnd(o, {8192, 5632})), u = leaf(rnd(o, {8192, 5632}));
                        return [=](KernelMode m) { backward_of(glu(g, u, GluActivation::silu, m)); };
@@ -217,8 +223,8 @@ std::string fixed(double v, int digits) {
 }  // namespace
 
 std::vector<std::string> kernel_bench_ops() {
-  return {"rms_norm",       "rope",      "swiglu",    "geglu",     "lora_linear", "qlora_linear",
-          "nf4_dequantize", "gguf_q4_0", "gguf_q8_0", "gguf_q4_k", "gguf_q6_k",   "linear_cross_entropy"};
+  return {"rms_norm",  "rope",      "swiglu",    "geglu",     "causal_attention",    "lora_linear", "qlora_linear",
+          "nf4_dequantize", "gguf_q4_0", "gguf_q8_0", "gguf_q4_k", "gguf_q6_k", "linear_cross_entropy"};
 }
 
 void run_kernel_bench_child(const KernelBenchOptions& options, const std::string& op, const std::string& mode_name,

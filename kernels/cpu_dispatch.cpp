@@ -1,4 +1,5 @@
 // Run-time choice between the baseline and AVX2 builds of each fused CPU loop (see cpu_isa.h).
+#include "kernels/causal_attention_launch.h"
 #include "kernels/cpu_isa.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/gguf_dequant_launch.h"
@@ -16,7 +17,9 @@
   X(cross_entropy_backward_cpu, CrossEntropyBackwardParams)  \
   X(rope_cpu, RopeParams)                                    \
   X(nf4_dequantize_cpu, Nf4DequantizeParams)                \
-  X(gguf_dequantize_cpu, GgufDequantParams)
+  X(gguf_dequantize_cpu, GgufDequantParams)                  \
+  X(causal_softmax_forward_cpu, CausalSoftmaxParams)        \
+  X(causal_softmax_backward_cpu, CausalSoftmaxBackwardParams)
 
 namespace tailor::kernels {
 

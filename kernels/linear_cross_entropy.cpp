@@ -4,6 +4,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "core/build_info.h"
+#include "kernels/cpu_matmul.h"
 #include "kernels/cross_entropy_launch.h"
 #include "kernels/dispatch.h"
 
@@ -61,7 +62,7 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     at::Tensor per_token = hidden_grad_now ? (1 / counted).reshape({1}).contiguous() : at::Tensor();
     for (int64_t start = 0; start < N; start += chunk) {
       const int64_t rows = std::min(chunk, N - start);
-      auto logits = at::mm(hidden.narrow(0, start, rows), weight.t());  // [rows, V]
+      auto logits = linear_nt(hidden.narrow(0, start, rows), weight);  // [rows, V]
       CrossEntropyParams p{logits.data_ptr(), labels.data_ptr<int64_t>() + start,
                            static_cast<char*>(lse.data_ptr()) + start * lse.element_size(),
                            static_cast<char*>(row_loss.data_ptr()) + start * row_loss.element_size(),
@@ -70,8 +71,7 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
       if (hidden_grad_now) {
         CrossEntropyBackwardParams b{logits.data_ptr(), p.labels, p.lse, per_token.data_ptr(), rows, V, ignore_index, dtype};
         run_backward(b, hidden);
-        auto out = grad_hidden.narrow(0, start, rows);
-        at::mm_out(out, logits, weight);
+        grad_hidden.narrow(0, start, rows).copy_(linear_nt(logits, weight.t()));
       }
     }
     if (hidden_grad_now) {
@@ -109,15 +109,12 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     for (int64_t start = 0; start < N && (want_hidden || want_weight); start += chunk) {
       const int64_t rows = std::min(chunk, N - start);
       auto h = hidden.narrow(0, start, rows);
-      auto grad_logits = at::mm(h, weight.t());
+      auto grad_logits = linear_nt(h, weight);
       CrossEntropyBackwardParams p{grad_logits.data_ptr(), labels.data_ptr<int64_t>() + start,
                                    static_cast<const char*>(lse.data_ptr()) + start * lse.element_size(),
                                    scale.data_ptr(), rows, V, ignore_index, kernel_dtype(hidden, "linear_cross_entropy")};
       run_backward(p, hidden);
-      if (want_hidden) {
-        auto out = grad_hidden.narrow(0, start, rows);
-        at::mm_out(out, grad_logits, weight);
-      }
+      if (want_hidden) grad_hidden.narrow(0, start, rows).copy_(linear_nt(grad_logits, weight.t()));
       if (want_weight) {
         if (grad_weight.scalar_type() == grad_logits.scalar_type()) {
           grad_weight.addmm_(grad_logits.t(), h);

@@ -4,6 +4,8 @@
 #include <ATen/core/ivalue.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "kernels/cpu_matmul.h"
+
 namespace tailor::kernels {
 namespace {
 
@@ -30,11 +32,13 @@ struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
       ctx->saved_data["dropout_generator"] = generator.clone();
       xd = x * dropout_mask(x, dropout, generator);
     }
-    auto xa = at::mm(xd, lora_a.t());  // [N, r]
+    // float32 LoRA weights under a bfloat16 input compute in bfloat16 (as autocast does): no float32 copy
+    // of the activations, and the low-rank product is one more bfloat16 GEMM on the base output.
+    auto xa = linear_nt(xd, lora_a.to(x.scalar_type()));  // [N, r]
     auto w = base.materialize(x.scalar_type(), x.device(), /*reuse_scratch=*/true);
     // An empty bias stands for none (autograd functions take no undefined tensor inputs).
-    auto y = bias.numel() ? at::addmm(bias.to(x.scalar_type()), x, w.t()) : at::mm(x, w.t());
-    y.addmm_(xa, lora_b.t(), 1.0, scale);
+    auto y = linear_nt(x, w, bias);
+    y.addmm_(xa, lora_b.to(x.scalar_type()).t(), 1.0, scale);
     ctx->save_for_backward({x, xa, lora_a, lora_b});
     ctx->saved_data["base"] = base_holder;
     ctx->saved_data["scale"] = scale;
@@ -54,15 +58,19 @@ struct LoraLinearFunction : torch::autograd::Function<LoraLinearFunction> {
     auto g = grads[0].reshape({-1, base.out_features}).to(x.scalar_type());
     at::Tensor mask;
     if (dropout > 0) mask = dropout_mask(x, dropout, ctx->saved_data["dropout_generator"].toGenerator().clone());
-    auto gb = at::mm(g, lora_b);  // [N, r]
+    const auto compute = x.scalar_type();
+    auto a = lora_a.to(compute), b = lora_b.to(compute);
+    auto gb = linear_nt(g, b.t());  // [N, r]
     at::Tensor grad_x, grad_a, grad_b;
-    if (ctx->needs_input_grad(2)) grad_b = at::mm(g.t(), xa).mul_(scale);
-    if (ctx->needs_input_grad(1)) grad_a = at::mm(gb.t(), mask.defined() ? x * mask : x).mul_(scale);
+    // Weight gradients accumulate over all N tokens inside the GEMM in float32; scaled after the cast.
+    if (ctx->needs_input_grad(2)) grad_b = at::mm(g.t(), xa).to(lora_b.scalar_type()).mul_(scale);
+    if (ctx->needs_input_grad(1))
+      grad_a = linear_nt(gb.t(), (mask.defined() ? x * mask : x).t()).to(lora_a.scalar_type()).mul_(scale);
     if (ctx->needs_input_grad(0)) {
-      auto w = base.materialize(x.scalar_type(), x.device(), /*reuse_scratch=*/true);
-      grad_x = at::mm(g, w);
-      if (mask.defined()) grad_x.add_(at::mm(gb, lora_a).mul_(mask), scale);
-      else grad_x.addmm_(gb, lora_a, 1.0, scale);
+      auto w = base.materialize(compute, x.device(), /*reuse_scratch=*/true);
+      grad_x = linear_nt(g, w.t());
+      if (mask.defined()) grad_x.add_(at::mm(gb, a).mul_(mask), scale);
+      else grad_x.addmm_(gb, a, 1.0, scale);
     }
     return {grad_x, grad_a, grad_b, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
@@ -75,6 +83,10 @@ void check_shapes(const at::Tensor& x, const FrozenWeight& base, const at::Tenso
               base.in_features, "]");
   TORCH_CHECK(b.dim() == 2 && b.size(0) == base.out_features && b.size(1) == a.size(0), "lora_linear: lora_B ",
               b.sizes(), ", expected [", base.out_features, ", ", a.size(0), "]");
+  TORCH_CHECK(a.scalar_type() == b.scalar_type() &&
+                  (a.scalar_type() == x.scalar_type() || (a.scalar_type() == at::kFloat && x.scalar_type() == at::kBFloat16)),
+              "lora_linear: LoRA weights ", a.scalar_type(), "/", b.scalar_type(), " with input ", x.scalar_type(),
+              " (supported: the input's dtype, or float32 under bfloat16)");
 }
 
 }  // namespace
@@ -83,8 +95,9 @@ at::Tensor lora_linear_reference(const at::Tensor& x, const FrozenWeight& base, 
                                  const at::Tensor& lora_a, const at::Tensor& lora_b, const LoraLinearArgs& args) {
   auto w = base.materialize(x.scalar_type(), x.device(), /*reuse_scratch=*/false);
   auto base_out = at::linear(x, w, bias.defined() ? bias.to(x.scalar_type()) : bias);
-  auto xd = at::dropout(x, args.dropout, args.training);
-  return base_out + args.scale * at::linear(at::linear(xd, lora_a), lora_b);
+  // Adapters in another precision (float32 under a bfloat16 model) compute in theirs, as PEFT does.
+  auto xd = at::dropout(x.to(lora_a.scalar_type()), args.dropout, args.training);
+  return base_out + (args.scale * at::linear(at::linear(xd, lora_a), lora_b)).to(x.scalar_type());
 }
 
 at::Tensor lora_linear(const at::Tensor& x, const FrozenWeight& base, const at::Tensor& bias, const at::Tensor& lora_a,

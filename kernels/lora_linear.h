@@ -14,7 +14,9 @@ struct LoraLinearArgs {
   bool training = true;  // dropout applies only while training
 };
 
-// x [..., in]; lora_a [r, in]; lora_b [out, r]; bias [out] or undefined (frozen). Differentiable in x,
+// x [..., in]; lora_a [r, in]; lora_b [out, r] (x's dtype, or float32 under a bfloat16 x: the reference
+// then computes the low-rank path in float32 as PEFT does, the fused op in bfloat16 as autocast does, with
+// float32 gradients for A and B); bias [out] or undefined (frozen). Differentiable in x,
 // lora_a, lora_b. fused: hand-written backward that saves only x and the rank-r product dropout(x) A^T
 // (the dropout mask is regenerated from the saved generator state; a quantized W is dequantized again
 // into the scratch buffer), and one GEMM adds the low-rank path onto the base output.

@@ -131,8 +131,9 @@ at::Tensor LoraLinearImpl::lora_forward(const at::Tensor& x) {
 }
 
 at::Tensor LoraLinearImpl::forward(const at::Tensor& x) {
+  const auto lora_dtype = lora_A->weight.scalar_type();
   if (kernel_mode_ == kernels::KernelMode::fused && !merged_ && !options_.use_dora &&
-      lora_A->weight.scalar_type() == x.scalar_type()) {
+      (lora_dtype == x.scalar_type() || (lora_dtype == at::kFloat && x.scalar_type() == at::kBFloat16))) {
     kernels::FrozenWeight base =
         weight_.defined() ? kernels::FrozenWeight::from_dense(weight_)
                           : kernels::FrozenWeight::from_dequantizer(out_features_, in_features_,

@@ -112,6 +112,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const LayerContext& ctx) 
   at::Tensor out;
   if (softcap_)
     out = softcapped_attention(q, k, v, mask, causal, scale_, *softcap_);
+  else if (causal && !ctx.cache)
+    out = ctx.ops->causal_attention(q, k, v, scale_);
   else
     out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                            0.0, causal, scale_, /*enable_gqa=*/KV != H);

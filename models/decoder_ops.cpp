@@ -30,10 +30,15 @@ at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up, Activa
   return at::silu(gate) * up;
 }
 
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+  return at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, /*is_causal=*/true, scale,
+                                          /*enable_gqa=*/k.size(1) != q.size(1));
+}
+
 }  // namespace
 
 const DecoderOps& reference_decoder_ops() {
-  static const DecoderOps ops{rms_norm, rope, gated_activation};
+  static const DecoderOps ops{rms_norm, rope, gated_activation, causal_attention};
   return ops;
 }
 

@@ -18,6 +18,8 @@ struct DecoderOps {
   std::function<at::Tensor(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin)> rope;
   // act(gate) * up for the gated MLP.
   std::function<at::Tensor(const at::Tensor& gate, const at::Tensor& up, Activation act)> gated_activation;
+  // Causal attention without mask or cache: q [B, H, T, D], k/v [B, KV, T, D] -> [B, H, T, D].
+  std::function<at::Tensor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale)> causal_attention;
 };
 
 // Plain LibTorch ops, mirroring transformers' modeling code operation by operation.

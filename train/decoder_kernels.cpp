@@ -1,5 +1,6 @@
 #include "train/decoder_kernels.h"
 
+#include "kernels/causal_attention.h"
 #include "kernels/glu.h"
 #include "kernels/rms_norm.h"
 #include "kernels/rope.h"
@@ -19,6 +20,9 @@ const models::DecoderOps& decoder_ops(kernels::KernelMode mode) {
     ops.gated_activation = [](const at::Tensor& gate, const at::Tensor& up, models::Activation act) {
       auto glu = act == models::Activation::Silu ? kernels::GluActivation::silu : kernels::GluActivation::gelu_tanh;
       return kernels::glu(gate, up, glu, kernels::KernelMode::fused);
+    };
+    ops.causal_attention = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+      return kernels::causal_attention(q, k, v, scale, kernels::KernelMode::fused);
     };
     return ops;
   }();

@@ -4,6 +4,9 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <array>
 #include <cmath>
 
 #include "tests/kernels/op_check.h"
@@ -56,6 +59,36 @@ TEST(LoraLinear, Gradcheck) {
                               "lora_linear " + to_string(mode));
   testing::expect_gradcheck(lora_op(false, 0.4), {x, w, a, b, bias}, {true, false, true, true, false}, KernelMode::fused,
                             "lora_linear fused with dropout");
+}
+
+// float32 adapters on a bfloat16 model (train.dtype: bfloat16). The fused op computes the low-rank path in
+// bfloat16 as autocast does; bound: within twice the error of an all-bfloat16 reference, in the output and in
+// every gradient, with A's and B's gradients in float32 as the reference returns them.
+TEST(LoraLinear, Float32AdaptersUnderBfloat16Input) {
+  at::manual_seed(11);
+  const int64_t n = 37, in = 64, out = 96, r = 16;
+  auto round = [](const at::Tensor& t, at::ScalarType dtype) { return t.to(dtype).to(at::kDouble); };
+  auto x = round(at::randn({n, in}, at::kDouble), at::kBFloat16);
+  auto w = round(at::randn({out, in}, at::kDouble) / std::sqrt(double(in)), at::kBFloat16);
+  auto a = round(at::randn({r, in}, at::kDouble) * 0.1, at::kFloat), b = round(at::randn({out, r}, at::kDouble) * 0.1, at::kFloat);
+  auto upstream = round(at::randn({n, out}, at::kDouble), at::kBFloat16);
+  auto run = [&](at::ScalarType input, at::ScalarType adapter, KernelMode mode) {
+    auto xi = x.to(input).requires_grad_(true), ai = a.to(adapter).requires_grad_(true), bi = b.to(adapter).requires_grad_(true);
+    auto y = lora_linear(xi, FrozenWeight::from_dense(w.to(input)), {}, ai, bi, {0.75, 0.0, true}, mode);
+    auto g = torch::autograd::grad({(y.to(at::kDouble) * upstream).sum()}, {xi, ai, bi});
+    return std::array<at::Tensor, 4>{y.detach(), g[0], g[1], g[2]};
+  };
+  auto exact = run(at::kDouble, at::kDouble, KernelMode::reference);
+  auto fused = run(at::kBFloat16, at::kFloat, KernelMode::fused);
+  auto peft = run(at::kBFloat16, at::kFloat, KernelMode::reference);
+  auto autocast = run(at::kBFloat16, at::kBFloat16, KernelMode::reference);
+  const char* names[] = {"output", "grad x", "grad A", "grad B"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(fused[i].scalar_type(), peft[i].scalar_type()) << names[i];
+    const double err = testing::relative_error(fused[i], exact[i]), bound = testing::relative_error(autocast[i], exact[i]);
+    EXPECT_LE(err, 2 * bound + std::ldexp(1.0, -22)) << names[i] << ": fused " << err << ", all-bfloat16 reference " << bound
+                                                     << ", float32-adapter reference " << testing::relative_error(peft[i], exact[i]);
+  }
 }
 
 TEST(LoraLinear, DropoutOnlyWhileTraining) {
