@@ -26,12 +26,23 @@ void add_recipe_args(CLI::App* verb, RunArgs& args) {
 void run(const RunArgs& args) {
   train::Recipe recipe = train::load_recipe(args.recipe, args.overrides);
   auto outcome = train::run_recipe(recipe);
+  const auto records = train::read_metrics(outcome.run_dir / "metrics.jsonl");
   for (const char* stage : {"before", "after"})
-    for (const auto& r : train::read_metrics(outcome.run_dir / "metrics.jsonl"))
+    for (const auto& r : records)
       if (r.value("kind", "") == "sample" && r.value("stage", "") == stage)
         std::cout << "[" << stage << " training] " << r.value("prompt", "") << "\n  -> " << r.value("text", "") << "\n";
-  std::cout << (outcome.interrupted ? "stopped" : "done") << " after " << outcome.steps << " steps: loss "
-            << outcome.first_loss << " -> " << outcome.last_loss << "\n"
+  // Losses from the whole log: a resumed run trained part of the curve in an earlier process.
+  double first_loss = 0, last_loss = 0;
+  bool seen = false;
+  for (const auto& r : records)
+    if (r.value("kind", "") == "train" && r.contains("loss") && r["loss"].is_number()) {
+      if (!seen) first_loss = r["loss"].get<double>();
+      last_loss = r["loss"].get<double>();
+      seen = true;
+    }
+  std::cout << (outcome.interrupted ? "stopped" : "done") << " after " << outcome.steps << " steps";
+  if (outcome.already_complete) std::cout << " (already complete: nothing to train; remove the run folder to start over)";
+  std::cout << ": loss " << first_loss << " -> " << last_loss << "\n"
             << "  adapter (PEFT): " << outcome.adapter_dir.string() << "\n"
             << "  report:         " << outcome.report.string() << "\n"
             << "  metrics:        " << (outcome.run_dir / "metrics.jsonl").string() << "\n";

@@ -1,6 +1,7 @@
 #include "core/atomic_file.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,6 +64,13 @@ void fsync_directory(const std::filesystem::path& dir) {
   int rc = ::fsync(fd);
   ::close(fd);
   if (rc != 0) throw io_error("cannot fsync folder", dir);
+}
+
+void remove_tree(const std::filesystem::path& folder) {
+  auto remove_entry = [](const char* path, const struct stat*, int, struct FTW*) { return ::remove(path) == 0 ? 0 : -1; };
+  if (::access(folder.c_str(), F_OK) != 0) return;
+  if (::nftw(folder.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+    throw std::runtime_error("cannot remove '" + folder.string() + "'");
 }
 
 }  // namespace tailor

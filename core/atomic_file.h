@@ -30,4 +30,9 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view byt
 // fsync a folder so a rename inside it survives a crash.
 void fsync_directory(const std::filesystem::path& dir);
 
+// Deletes a folder tree (no error if absent). Use it instead of std::filesystem::remove_all in anything
+// linking LibTorch: libtorch.so exports its own build of remove_all, which the dynamic linker binds first
+// and which crashes (calls a null function).
+void remove_tree(const std::filesystem::path& folder);
+
 }  // namespace tailor

@@ -83,7 +83,7 @@ ExportResult run_export(const ExportRequest& r) {
     throw InputError(out.string() + " already exists; pass --force to replace it");
   fs::create_directories(out.parent_path());
   const fs::path temp = out.parent_path() / ("." + out.filename().string() + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(temp);
+  remove_tree(temp);  // not fs::remove_all: see core/atomic_file.h
   fs::create_directories(temp);
   ExportResult result;
   try {
@@ -94,14 +94,16 @@ ExportResult run_export(const ExportRequest& r) {
       const fs::path old = out.parent_path() / ("." + out.filename().string() + ".old-" + std::to_string(::getpid()));
       fs::rename(out, old);
       fs::rename(temp, out);
-      fs::remove_all(old);
+      remove_tree(old);
     } else {
       fs::rename(temp, out);
     }
     fsync_directory(out.parent_path());
   } catch (...) {
-    std::error_code ignored;
-    fs::remove_all(temp, ignored);
+    try {
+      remove_tree(temp);
+    } catch (...) {  // keep the export's own error
+    }
     throw;
   }
   result.out = out;

@@ -22,13 +22,6 @@ namespace tailor::train {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void remove_tree(const fs::path& folder) {
-  auto remove_entry = [](const char* path, const struct stat*, int, struct FTW*) { return ::remove(path) == 0 ? 0 : -1; };
-  if (::access(folder.c_str(), F_OK) != 0) return;
-  if (::nftw(folder.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-    throw std::runtime_error("cannot remove '" + folder.string() + "'");
-}
-
 namespace {
 
 constexpr const char* kFolderPrefix = "checkpoint-";

@@ -4,6 +4,8 @@
 // newest checkpoint whose manifest verifies. Only the newest `keep_last` are kept.
 #pragma once
 
+#include "core/atomic_file.h"
+
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>
 
@@ -41,10 +43,7 @@ std::optional<std::string> checkpoint_problem(const std::filesystem::path& folde
 // The newest checkpoint whose manifest verifies; nullopt when there is none (`resume: auto` starts fresh).
 std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& root);
 
-// Deletes a folder tree (no error if absent). Use it instead of std::filesystem::remove_all in anything
-// linking LibTorch: libtorch.so exports its own build of remove_all, which the dynamic linker binds first
-// and which crashes (calls a null function).
-void remove_tree(const std::filesystem::path& folder);
+using tailor::remove_tree;  // core/atomic_file.h
 
 // What a resume needs besides the adapter weights.
 struct TrainState {

@@ -403,7 +403,8 @@ RunOutcome run_recipe(const Recipe& recipe) {
   outcome.steps = step;
   outcome.adapter_dir = outcome.run_dir / "adapter";
   adapter.save(outcome.adapter_dir);
-  if (!outcome.interrupted) {
+  outcome.already_complete = resume_from && step >= recipe.max_steps && outcome.first_loss == 0;
+  if (!outcome.interrupted && !outcome.already_complete) {
     model->eval();
     write_samples(*model, d, recipe, "after", log);
     log.write({{"kind", "event"}, {"step", step}, {"message", "finished"}});
