@@ -1,6 +1,7 @@
 """`tailor run` survives interruption: a run SIGKILLed mid-training and started again with the same command
 resumes from its newest valid checkpoint and produces the identical per-step losses and a byte-identical
-adapter; SIGTERM stops after the current step with a checkpoint and exit code 0. Uses the shipped
+adapter; SIGTERM stops after the current step with a checkpoint and exit code 0; the same command on a
+finished run says it is complete, trains and samples nothing again and redoes its export. Uses the shipped
 SmolLM2-135M with a tiny configuration so three runs take well under a minute each."""
 import json
 import signal
@@ -74,4 +75,22 @@ with tempfile.TemporaryDirectory() as tmp:
     expect("Resume" in out, f"SIGTERM message does not say how to resume:\n{out}")
     checkpoints = sorted((Path(stopped) / "checkpoints").glob("checkpoint-*"))
     expect(checkpoints and (checkpoints[-1] / "manifest.json").exists(), "no checkpoint after SIGTERM")
-    print(f"ok: {STEPS} steps, killed at step >= 3, losses identical: {got}")
+
+    # Finished runs: rerunning the command (as `make demo` twice does) must not train, sample or crash.
+    done = str(Path(tmp) / "done")
+    finish = [TAILOR, "run", "smollm2-135m-lora-sft", f"output_dir={done}",
+              *[o for o in OVERRIDES if not o.startswith(("max_steps=", "samples=", "export="))],
+              "max_steps=2", "samples=[Xin chào]", "sample_tokens=4", "export=[peft]"]
+    subprocess.run(finish, check=True, capture_output=True, text=True)
+    again = subprocess.run(finish, capture_output=True, text=True)
+    expect(again.returncode == 0, f"rerun of a finished run: exit {again.returncode}\n{again.stderr[-2000:]}")
+    expect("already complete" in again.stdout, f"rerun does not say the run is complete:\n{again.stdout}")
+    records = [json.loads(l) for l in (Path(done) / "metrics.jsonl").read_text().splitlines()]
+    after = [r for r in records if r.get("kind") == "sample" and r.get("stage") == "after"]
+    expect(len(after) == 1, f"{len(after)} 'after' samples in the log after the rerun (want 1)")
+    losses = train_losses(done)
+    expect(f"loss {losses[0]:g} -> {losses[-1]:g}" in again.stdout,
+           f"rerun's loss line does not show the logged curve {losses}:\n{again.stdout}")
+    expect((Path(done) / "export" / "peft" / "adapter_config.json").exists(), "export missing after the rerun")
+    print(f"ok: {STEPS} steps, killed at step >= 3, losses identical: {got}; finished run rerun: complete, "
+          f"{len(after)} after-sample, export redone")
