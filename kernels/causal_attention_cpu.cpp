@@ -12,14 +12,17 @@
 namespace tailor::kernels::TAILOR_CPU_ISA {
 namespace {
 
-// Calls f(row pointer offset, lse/delta index, number of visible keys) for every row of the block, in parallel.
+// Calls f(row pointer offset, lse/delta index, first visible column, end of the visible columns) for every
+// row of the block, in parallel.
 template <typename F>
 void for_each_row(const CausalBlock& b, F&& f) {
   const int64_t rows = b.matrices * b.groups * b.block_rows;
   at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const int64_t i = r % b.block_rows, mg = r / b.block_rows;  // mg = m * groups + g
-      f(r * b.keys, mg * b.seq_len + b.first_query + i, b.first_query + i + 1);
+      const int64_t t = b.first_query + i;
+      const int64_t lo = b.first_key ? b.first_key[(mg / b.groups / b.kv_heads) * b.seq_len + t] : 0;
+      f(r * b.keys, mg * b.seq_len + t, lo - b.key_begin, t + 1 - b.key_begin);
     }
   });
 }
@@ -32,8 +35,10 @@ void forward(const CausalSoftmaxParams& p) {
   T* scores = static_cast<T*>(p.scores);
   A* lse = static_cast<A*>(p.lse);
   const A scale = A(b.scale);
-  for_each_row(b, [&](int64_t offset, int64_t at_lse, int64_t visible) {
-    T* row = scores + offset;
+  for_each_row(b, [&](int64_t offset, int64_t at_lse, int64_t lo, int64_t hi) {
+    T* all = scores + offset;
+    T* row = all + lo;  // the visible columns lo .. hi - 1
+    const int64_t visible = hi - lo;
     thread_local std::vector<A> e;
     e.resize(size_t(visible));
     A peak = -std::numeric_limits<A>::infinity();
@@ -53,7 +58,8 @@ void forward(const CausalSoftmaxParams& p) {
     const A inv = A(1) / sum;
     for (j = 0; j + L <= visible; j += L) cpu::store<A>(row + j, V::loadu(e.data() + j) * V(inv));
     for (; j < visible; ++j) row[j] = T(e[size_t(j)] * inv);
-    for (j = visible; j < b.keys; ++j) row[j] = T(0);
+    for (j = 0; j < lo; ++j) all[j] = T(0);
+    for (j = hi; j < b.keys; ++j) all[j] = T(0);
     lse[at_lse] = peak + std::log(sum);
   });
 }
@@ -68,9 +74,13 @@ void backward(const CausalSoftmaxBackwardParams& p) {
   const A* lse = static_cast<const A*>(p.lse);
   const A* delta = static_cast<const A*>(p.delta);
   const A scale = A(b.scale);
-  for_each_row(b, [&](int64_t offset, int64_t at_row, int64_t visible) {
-    T* s = scores + offset;
-    T* g = grad + offset;
+  for_each_row(b, [&](int64_t offset, int64_t at_row, int64_t lo, int64_t hi) {
+    T* s_all = scores + offset;
+    T* g_all = grad + offset;
+    for (int64_t j = 0; j < lo; ++j) s_all[j] = g_all[j] = T(0);
+    T* s = s_all + lo;
+    T* g = g_all + lo;
+    const int64_t visible = hi - lo;
     const A l = lse[at_row], d = delta[at_row];
     int64_t j = 0;
     for (; j + L <= visible; j += L) {
@@ -83,7 +93,7 @@ void backward(const CausalSoftmaxBackwardParams& p) {
       s[j] = T(prob);
       g[j] = T(prob * (A(g[j]) - d) * scale);
     }
-    for (j = visible; j < b.keys; ++j) s[j] = g[j] = T(0);
+    for (j = hi; j < b.keys; ++j) s_all[j] = g_all[j] = T(0);
   });
 }
 

@@ -113,7 +113,9 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const LayerContext& ctx) 
   if (softcap_)
     out = softcapped_attention(q, k, v, mask, causal, scale_, *softcap_);
   else if (causal && !ctx.cache)
-    out = ctx.ops->causal_attention(q, k, v, scale_);
+    out = ctx.ops->causal_attention(q, k, v, scale_, {});
+  else if (const at::Tensor& first = sliding_ ? ctx.sliding_first_key : ctx.full_first_key; first.defined() && !ctx.cache)
+    out = ctx.ops->causal_attention(q, k, v, scale_, first);
   else
     out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                            0.0, causal, scale_, /*enable_gqa=*/KV != H);
@@ -212,6 +214,10 @@ at::Tensor CausalLMImpl::hidden_states(const at::Tensor& input_ids, const Sequen
   ctx.full_mask = attention_mask_for(layout, B, T, past, std::nullopt, dev);
   if (config_.sliding_window)
     ctx.sliding_mask = attention_mask_for(layout, B, T, past, config_.sliding_window, dev);
+  if (ops_.key_ranges && !cache) {
+    ctx.full_first_key = first_visible_keys(layout, B, T, std::nullopt);
+    if (config_.sliding_window) ctx.sliding_first_key = first_visible_keys(layout, B, T, config_.sliding_window);
+  }
 
   at::Tensor h = model->embed_tokens->forward(ids);  // [B, T, C]
   if (config_.arch->scale_embeddings)  // the scalar is rounded to the activation dtype first, as HF does

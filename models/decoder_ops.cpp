@@ -30,7 +30,8 @@ at::Tensor gated_activation(const at::Tensor& gate, const at::Tensor& up, Activa
   return at::silu(gate) * up;
 }
 
-at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                            const at::Tensor& /*first_key: never passed, key_ranges is false*/) {
   return at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, /*is_causal=*/true, scale,
                                           /*enable_gqa=*/k.size(1) != q.size(1));
 }

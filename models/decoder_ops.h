@@ -18,8 +18,13 @@ struct DecoderOps {
   std::function<at::Tensor(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin)> rope;
   // act(gate) * up for the gated MLP.
   std::function<at::Tensor(const at::Tensor& gate, const at::Tensor& up, Activation act)> gated_activation;
-  // Causal attention without mask or cache: q [B, H, T, D], k/v [B, KV, T, D] -> [B, H, T, D].
-  std::function<at::Tensor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale)> causal_attention;
+  // Causal attention without cache: q [B, H, T, D], k/v [B, KV, T, D] -> [B, H, T, D]; first_key (int64
+  // [B, T] or undefined) limits query t to keys first_key[b, t] .. t (packed documents, sliding windows).
+  std::function<at::Tensor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                           const at::Tensor& first_key)>
+      causal_attention;
+  // Whether causal_attention takes key ranges; otherwise packed and windowed batches use SDPA with a mask.
+  bool key_ranges = false;
 };
 
 // Plain LibTorch ops, mirroring transformers' modeling code operation by operation.

@@ -59,4 +59,21 @@ at::Tensor attention_mask_for(const SequenceLayout& layout, int64_t batch, int64
   return allowed.logical_or(diagonal).contiguous();
 }
 
+at::Tensor first_visible_keys(const SequenceLayout& layout, int64_t batch, int64_t seq_len, std::optional<int64_t> window) {
+  const bool windowed = window && *window < seq_len;
+  if (!layout.document_ids.defined() && (layout.attention_mask.defined() || !windowed)) return {};
+  at::Tensor first = at::empty({batch, seq_len}, at::kLong);
+  auto out = first.accessor<int64_t, 2>();
+  at::Tensor docs = layout.document_ids.defined() ? layout.document_ids.to(at::kCPU).to(at::kLong).contiguous() : at::Tensor();
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t* doc = docs.defined() ? docs.data_ptr<int64_t>() + b * seq_len : nullptr;
+    for (int64_t t = 0; t < seq_len; ++t) {
+      int64_t start = 0;
+      if (doc) start = doc[t] < 0 ? t : (t > 0 && doc[t] == doc[t - 1] ? out[b][t - 1] : t);
+      out[b][t] = windowed && (!doc || doc[t] >= 0) ? std::max(start, t - *window + 1) : start;
+    }
+  }
+  return first;
+}
+
 }  // namespace tailor::models

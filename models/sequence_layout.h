@@ -32,4 +32,10 @@ SequenceLayout packed_layout(const std::vector<std::vector<int64_t>>& cu_seqlens
 at::Tensor attention_mask_for(const SequenceLayout& layout, int64_t batch, int64_t query_len, int64_t past_len,
                               std::optional<int64_t> window, const at::Device& device);
 
+// The same restriction as key ranges, for attention without a cache: first[b, t] = the earliest key query t
+// sees (its document's first token, or t - window + 1; a padding token sees only itself), int64 [B, T] on
+// the CPU. Undefined when there is nothing to restrict (plain causal) or the layout is not ranges (padding
+// mask without documents). Documents are contiguous runs of ids, as packed_layout makes them.
+at::Tensor first_visible_keys(const SequenceLayout& layout, int64_t batch, int64_t seq_len, std::optional<int64_t> window);
+
 }  // namespace tailor::models

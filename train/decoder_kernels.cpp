@@ -21,9 +21,11 @@ const models::DecoderOps& decoder_ops(kernels::KernelMode mode) {
       auto glu = act == models::Activation::Silu ? kernels::GluActivation::silu : kernels::GluActivation::gelu_tanh;
       return kernels::glu(gate, up, glu, kernels::KernelMode::fused);
     };
-    ops.causal_attention = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale) {
-      return kernels::causal_attention(q, k, v, scale, kernels::KernelMode::fused);
+    ops.causal_attention = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
+                              const at::Tensor& first_key) {
+      return kernels::causal_attention(q, k, v, scale, kernels::KernelMode::fused, first_key);
     };
+    ops.key_ranges = true;
     return ops;
   }();
   return fused;
