@@ -14,8 +14,6 @@ namespace {
 
 constexpr int64_t kBlockRows = 64;  // queries per block: keeps the scores of a block small and skips most masked work
 
-at::ScalarType stats_type(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
-
 // [B, H, T, D] -> [B·KV, G·rows, D] for the query rows [first, first + rows): the group's heads stacked.
 at::Tensor group_rows(const at::Tensor& x, int64_t kv, int64_t first, int64_t rows) {
   const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
@@ -41,7 +39,7 @@ struct CausalAttentionFunction : torch::autograd::Function<CausalAttentionFuncti
     auto k = k_in.reshape({B * KV, T, D}).contiguous(), v = v_in.reshape({B * KV, T, D}).contiguous();
     auto out = at::empty({B, T, H, D}, q.options());
     auto out_blocks = out.view({B, T, KV, G, D}).permute({0, 2, 3, 1, 4});  // [B, KV, G, T, D]
-    auto lse = at::empty({B * KV, G, T}, q.options().dtype(stats_type(q)));
+    auto lse = at::empty({B * KV, G, T}, q.options().dtype(accumulate_type(q)));
     for (int64_t first = 0; first < T; first += kBlockRows) {
       const auto block = block_at(first, B, KV, G, T, scale, first_key, q);
       auto scores = batched_nt(group_rows(q, KV, first, block.block_rows), k.narrow(1, block.key_begin, block.keys));
@@ -97,9 +95,8 @@ void check_shapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v)
               "causal_attention: q, k, v differ in dtype");
 }
 
-}  // namespace
-
-static at::Tensor key_range_mask(const at::Tensor& first_key, int64_t T, const at::Device& device) {
+// [B, 1, T, T] (or [T, T] without first_key): query t may see key s when first_key[b, t] <= s <= t.
+at::Tensor key_range_mask(const at::Tensor& first_key, int64_t T, const at::Device& device) {
   auto idx = at::arange(T, at::TensorOptions().dtype(at::kLong).device(device));
   auto allowed = idx.view({1, T}) <= idx.view({T, 1});  // [Tq, Tk] causal
   if (!first_key.defined()) return allowed;
@@ -107,13 +104,15 @@ static at::Tensor key_range_mask(const at::Tensor& first_key, int64_t T, const a
   return allowed.unsqueeze(0).logical_and(idx.view({1, 1, T}) >= fk).unsqueeze(1);  // [B, 1, Tq, Tk]
 }
 
+}  // namespace
+
 at::Tensor causal_attention_reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                                       const at::Tensor& first_key) {
   const int64_t groups = q.size(1) / k.size(1), T = q.size(2);
   auto kr = groups > 1 ? k.repeat_interleave(groups, 1) : k, vr = groups > 1 ? v.repeat_interleave(groups, 1) : v;
   auto scores = at::matmul(q, kr.transpose(2, 3)) * scale;
   scores = scores.masked_fill(key_range_mask(first_key, T, q.device()).logical_not(), -std::numeric_limits<double>::infinity());
-  return at::matmul(at::softmax(scores, -1, stats_type(q)).to(q.scalar_type()), vr);
+  return at::matmul(at::softmax(scores, -1, accumulate_type(q)).to(q.scalar_type()), vr);
 }
 
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale, KernelMode mode,

@@ -19,6 +19,8 @@ KernelDtype kernel_dtype(const at::Tensor& t, const char* op) {
               t.device());
 }
 
+at::ScalarType accumulate_type(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
+
 void* cuda_stream_for(const at::Tensor& t, const char* op) {
 #ifdef TAILOR_WITH_CUDA
   (void)op;

@@ -17,7 +17,6 @@ namespace {
 
 constexpr int64_t kChunkLogits = int64_t(1) << 26;
 
-at::ScalarType loss_type(const at::Tensor& t) { return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat; }
 
 int64_t chunk_size(int64_t requested, int64_t vocab, int64_t tokens) {
   int64_t chunk = requested > 0 ? requested : std::max<int64_t>(1, kChunkLogits / std::max<int64_t>(vocab, 1));
@@ -54,7 +53,7 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
     auto labels = labels_in.reshape({-1}).to(at::kLong).contiguous();
     const int64_t N = hidden.size(0);
     const auto dtype = kernel_dtype(hidden, "linear_cross_entropy");
-    auto lse = at::empty({N}, hidden.options().dtype(loss_type(hidden)));
+    auto lse = at::empty({N}, hidden.options().dtype(accumulate_type(hidden)));
     auto row_loss = at::empty({N}, lse.options());
     const int64_t chunk = chunk_size(chunk_tokens, V, N);
     auto counted = (labels != ignore_index).sum().to(lse.scalar_type());
@@ -133,7 +132,7 @@ struct LinearCrossEntropyFunction : torch::autograd::Function<LinearCrossEntropy
 at::Tensor linear_cross_entropy_reference(const at::Tensor& hidden, const at::Tensor& weight, const at::Tensor& labels,
                                           int64_t ignore_index) {
   auto logits = at::matmul(hidden, weight.t()).reshape({-1, weight.size(0)});
-  return at::cross_entropy_loss(logits.to(loss_type(hidden)), labels.reshape({-1}).to(at::kLong), {},
+  return at::cross_entropy_loss(logits.to(accumulate_type(hidden)), labels.reshape({-1}).to(at::kLong), {},
                                 at::Reduction::Mean, ignore_index);
 }
 
