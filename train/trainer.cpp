@@ -272,6 +272,7 @@ RunOutcome run_recipe(const Recipe& recipe) {
     elapsed_before = state.trainer.value("elapsed_s", 0.0);
     progress.message("resumed from " + resume_from->string() + " at step " + std::to_string(step));
   }
+  const int64_t first_step = step;  // where this process starts: max_steps when a finished run is run again
   MetricsLog log(outcome.run_dir / "metrics.jsonl", resume_from ? step : 0);
   write_file_atomic(outcome.run_dir / kRecipeFile, to_yaml(recipe));
   if (!resume_from) {
@@ -376,8 +377,6 @@ RunOutcome run_recipe(const Recipe& recipe) {
                 {"skipped", !finite}};
     log.write(record);
     progress.train_step(record);
-    if (outcome.first_loss == 0) outcome.first_loss = loss_sum;
-    outcome.last_loss = loss_sum;
 
     bool last = step == recipe.max_steps;
     if (stats.val_rows > 0 && ((recipe.train.eval_every > 0 && step % recipe.train.eval_every == 0) || last)) {
@@ -403,7 +402,7 @@ RunOutcome run_recipe(const Recipe& recipe) {
   outcome.steps = step;
   outcome.adapter_dir = outcome.run_dir / "adapter";
   adapter.save(outcome.adapter_dir);
-  outcome.already_complete = resume_from && step >= recipe.max_steps && outcome.first_loss == 0;
+  outcome.already_complete = resume_from && first_step >= recipe.max_steps;
   if (!outcome.interrupted && !outcome.already_complete) {
     model->eval();
     write_samples(*model, d, recipe, "after", log);

@@ -18,8 +18,7 @@ struct RunOutcome {
   int64_t steps = 0;          // optimizer steps completed
   bool interrupted = false;   // stopped by SIGINT/SIGTERM after checkpointing
   bool already_complete = false;  // resumed from a checkpoint at max_steps: nothing trained or sampled again
-  std::filesystem::path run_dir, adapter_dir, report;
-  double first_loss = 0, last_loss = 0;
+  std::filesystem::path run_dir, adapter_dir, report;  // the losses are in run_dir/metrics.jsonl
 };
 
 RunOutcome run_recipe(const Recipe& recipe);
