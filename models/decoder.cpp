@@ -108,14 +108,15 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const LayerContext& ctx) 
   if (ctx.cache) std::tie(k, v) = ctx.cache->append(layer_, k, v);
 
   const at::Tensor& mask = sliding_ ? ctx.sliding_mask : ctx.full_mask;
+  const at::Tensor& first_key = sliding_ ? ctx.sliding_first_key : ctx.full_first_key;  // stands in for mask
   const bool causal = !mask.defined() && ctx.causal_without_mask;
   at::Tensor out;
   if (softcap_)
     out = softcapped_attention(q, k, v, mask, causal, scale_, *softcap_);
+  else if (first_key.defined())
+    out = ctx.ops->causal_attention(q, k, v, scale_, first_key);
   else if (causal && !ctx.cache)
     out = ctx.ops->causal_attention(q, k, v, scale_, {});
-  else if (const at::Tensor& first = sliding_ ? ctx.sliding_first_key : ctx.full_first_key; first.defined() && !ctx.cache)
-    out = ctx.ops->causal_attention(q, k, v, scale_, first);
   else
     out = at::scaled_dot_product_attention(q, k, v, mask.defined() ? std::optional<at::Tensor>(mask) : std::nullopt,
                                            0.0, causal, scale_, /*enable_gqa=*/KV != H);
@@ -211,13 +212,14 @@ at::Tensor CausalLMImpl::hidden_states(const at::Tensor& input_ids, const Sequen
     std::tie(ctx.sliding_cos, ctx.sliding_sin) = rope_cos_sin(sliding_rope_, positions, dtype);
   else
     ctx.sliding_cos = ctx.cos, ctx.sliding_sin = ctx.sin;
-  ctx.full_mask = attention_mask_for(layout, B, T, past, std::nullopt, dev);
-  if (config_.sliding_window)
-    ctx.sliding_mask = attention_mask_for(layout, B, T, past, config_.sliding_window, dev);
-  if (ops_.key_ranges && !cache) {
+  // Key ranges replace the dense masks where the ops take them (no cache, no soft-capped scores).
+  if (ops_.key_ranges && !cache && !config_.attn_logit_softcapping) {
     ctx.full_first_key = first_visible_keys(layout, B, T, std::nullopt);
     if (config_.sliding_window) ctx.sliding_first_key = first_visible_keys(layout, B, T, config_.sliding_window);
   }
+  if (!ctx.full_first_key.defined()) ctx.full_mask = attention_mask_for(layout, B, T, past, std::nullopt, dev);
+  if (config_.sliding_window && !ctx.sliding_first_key.defined())
+    ctx.sliding_mask = attention_mask_for(layout, B, T, past, config_.sliding_window, dev);
 
   at::Tensor h = model->embed_tokens->forward(ids);  // [B, T, C]
   if (config_.arch->scale_embeddings)  // the scalar is rounded to the activation dtype first, as HF does

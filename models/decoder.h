@@ -56,7 +56,8 @@ struct LayerContext {
   at::Tensor cos, sin;                  // full-attention layers, [B, T, R]
   at::Tensor sliding_cos, sliding_sin;  // sliding layers
   at::Tensor full_mask, sliding_mask;   // [B, 1, Tq, Tk] bool, or undefined (plain causal)
-  // The same masks as key ranges (see first_visible_keys), when the ops take them and there is no cache.
+  // The same masks as key ranges (see first_visible_keys), when the ops take them and there is no cache;
+  // the dense mask of that kind is then not built.
   at::Tensor full_first_key, sliding_first_key;
   bool causal_without_mask = false;     // queries start at position 0 of the keys (no cache)
   KvCache* cache = nullptr;
